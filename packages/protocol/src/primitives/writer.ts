@@ -1,0 +1,186 @@
+const UUID_BYTES = 16;
+const INITIAL_CAPACITY_BYTES = 256;
+
+/**
+ * Writes Kafka primitive types into a growable buffer. `finish()` returns a view of the bytes
+ * written. The writer is the only mutable thing in an encode; inputs are never modified.
+ */
+export class Writer {
+  private buffer: Buffer;
+  position = 0;
+
+  constructor(initialCapacityBytes = INITIAL_CAPACITY_BYTES) {
+    this.buffer = Buffer.allocUnsafe(Math.max(16, initialCapacityBytes));
+  }
+
+  private reserve(size: number): number {
+    const at = this.position;
+    const needed = at + size;
+    if (needed > this.buffer.length) {
+      let capacity = this.buffer.length * 2;
+      while (capacity < needed) capacity *= 2;
+      const grown = Buffer.allocUnsafe(capacity);
+      this.buffer.copy(grown, 0, 0, at);
+      this.buffer = grown;
+    }
+    this.position = needed;
+    return at;
+  }
+
+  /** The bytes written so far (a view; valid until the next write). */
+  finish(): Buffer {
+    return this.buffer.subarray(0, this.position);
+  }
+
+  int8(value: number): this {
+    this.buffer.writeInt8(value, this.reserve(1));
+    return this;
+  }
+  uint8(value: number): this {
+    this.buffer.writeUInt8(value, this.reserve(1));
+    return this;
+  }
+  boolean(value: boolean): this {
+    this.buffer.writeUInt8(value ? 1 : 0, this.reserve(1));
+    return this;
+  }
+  int16(value: number): this {
+    this.buffer.writeInt16BE(value, this.reserve(2));
+    return this;
+  }
+  uint16(value: number): this {
+    this.buffer.writeUInt16BE(value, this.reserve(2));
+    return this;
+  }
+  int32(value: number): this {
+    this.buffer.writeInt32BE(value, this.reserve(4));
+    return this;
+  }
+  uint32(value: number): this {
+    this.buffer.writeUInt32BE(value, this.reserve(4));
+    return this;
+  }
+  int64(value: bigint): this {
+    this.buffer.writeBigInt64BE(value, this.reserve(8));
+    return this;
+  }
+  float64(value: number): this {
+    this.buffer.writeDoubleBE(value, this.reserve(8));
+    return this;
+  }
+
+  unsignedVarint(value: number): this {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+      throw new RangeError(`unsigned varint out of range: ${value}`);
+    }
+    let rest = value;
+    while (rest >= 0x80) {
+      this.buffer[this.reserve(1)] = (rest & 0x7f) | 0x80;
+      rest = Math.floor(rest / 128);
+    }
+    this.buffer[this.reserve(1)] = rest;
+    return this;
+  }
+
+  /** Zig-zag signed varint (int32). */
+  varint(value: number): this {
+    if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
+      throw new RangeError(`varint out of range: ${value}`);
+    }
+    return this.unsignedVarint(value >= 0 ? value * 2 : -value * 2 - 1);
+  }
+
+  unsignedVarlong(value: bigint): this {
+    let rest = BigInt.asUintN(64, value);
+    while (rest >= 0x80n) {
+      this.buffer[this.reserve(1)] = Number(rest & 0x7fn) | 0x80;
+      rest >>= 7n;
+    }
+    this.buffer[this.reserve(1)] = Number(rest);
+    return this;
+  }
+
+  /** Zig-zag signed varlong (int64). */
+  varlong(value: bigint): this {
+    const signed = BigInt.asIntN(64, value);
+    return this.unsignedVarlong((signed << 1n) ^ (signed >> 63n));
+  }
+
+  /** A UUID in Kafka's base64url text form (22 characters) as its 16 raw bytes. */
+  uuid(value: string): this {
+    const bytes = Buffer.from(value, 'base64url');
+    if (bytes.length !== UUID_BYTES) throw new RangeError(`not a 16-byte UUID: ${value}`);
+    bytes.copy(this.buffer, this.reserve(UUID_BYTES));
+    return this;
+  }
+
+  raw(bytes: Uint8Array): this {
+    this.buffer.set(bytes, this.reserve(bytes.length));
+    return this;
+  }
+
+  string(value: string): this {
+    return this.nullableString(value);
+  }
+  nullableString(value: string | null): this {
+    if (value === null) return this.int16(-1);
+    const length = Buffer.byteLength(value, 'utf8');
+    if (length > 0x7fff) throw new RangeError(`string of ${length} bytes exceeds the int16 length limit`);
+    this.int16(length);
+    this.buffer.write(value, this.reserve(length), length, 'utf8');
+    return this;
+  }
+  bytes(value: Uint8Array): this {
+    return this.nullableBytes(value);
+  }
+  nullableBytes(value: Uint8Array | null): this {
+    if (value === null) return this.int32(-1);
+    return this.int32(value.length).raw(value);
+  }
+  arrayLength(length: number | null): this {
+    return this.int32(length === null ? -1 : length);
+  }
+
+  compactString(value: string): this {
+    return this.compactNullableString(value);
+  }
+  compactNullableString(value: string | null): this {
+    if (value === null) return this.unsignedVarint(0);
+    const length = Buffer.byteLength(value, 'utf8');
+    this.unsignedVarint(length + 1);
+    this.buffer.write(value, this.reserve(length), length, 'utf8');
+    return this;
+  }
+  compactBytes(value: Uint8Array): this {
+    return this.compactNullableBytes(value);
+  }
+  compactNullableBytes(value: Uint8Array | null): this {
+    if (value === null) return this.unsignedVarint(0);
+    return this.unsignedVarint(value.length + 1).raw(value);
+  }
+  compactArrayLength(length: number | null): this {
+    return this.unsignedVarint(length === null ? 0 : length + 1);
+  }
+
+  /** Overwrites an int32 at an earlier position, for length prefixes known only afterwards. */
+  patchInt32(at: number, value: number): this {
+    this.buffer.writeInt32BE(value, at);
+    return this;
+  }
+}
+
+/** Bytes an unsigned varint of `value` takes. */
+export function unsignedVarintSize(value: number): number {
+  let size = 1;
+  let rest = value;
+  while (rest >= 0x80) {
+    rest = Math.floor(rest / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Bytes a zig-zag varint of `value` takes. */
+export function varintSize(value: number): number {
+  return unsignedVarintSize(value >= 0 ? value * 2 : -value * 2 - 1);
+}
