@@ -13,6 +13,10 @@ export class Writer {
     this.buffer = Buffer.allocUnsafe(Math.max(16, initialCapacityBytes));
   }
 
+  /**
+   * Makes room for `size` bytes and returns where they go. It may replace `this.buffer`, so callers
+   * must call it before reading `this.buffer` for the write.
+   */
   private reserve(size: number): number {
     const at = this.position;
     const needed = at + size;
@@ -33,39 +37,48 @@ export class Writer {
   }
 
   int8(value: number): this {
-    this.buffer.writeInt8(value, this.reserve(1));
+    const at = this.reserve(1);
+    this.buffer.writeInt8(value, at);
     return this;
   }
   uint8(value: number): this {
-    this.buffer.writeUInt8(value, this.reserve(1));
+    const at = this.reserve(1);
+    this.buffer.writeUInt8(value, at);
     return this;
   }
   boolean(value: boolean): this {
-    this.buffer.writeUInt8(value ? 1 : 0, this.reserve(1));
+    const at = this.reserve(1);
+    this.buffer.writeUInt8(value ? 1 : 0, at);
     return this;
   }
   int16(value: number): this {
-    this.buffer.writeInt16BE(value, this.reserve(2));
+    const at = this.reserve(2);
+    this.buffer.writeInt16BE(value, at);
     return this;
   }
   uint16(value: number): this {
-    this.buffer.writeUInt16BE(value, this.reserve(2));
+    const at = this.reserve(2);
+    this.buffer.writeUInt16BE(value, at);
     return this;
   }
   int32(value: number): this {
-    this.buffer.writeInt32BE(value, this.reserve(4));
+    const at = this.reserve(4);
+    this.buffer.writeInt32BE(value, at);
     return this;
   }
   uint32(value: number): this {
-    this.buffer.writeUInt32BE(value, this.reserve(4));
+    const at = this.reserve(4);
+    this.buffer.writeUInt32BE(value, at);
     return this;
   }
   int64(value: bigint): this {
-    this.buffer.writeBigInt64BE(value, this.reserve(8));
+    const at = this.reserve(8);
+    this.buffer.writeBigInt64BE(value, at);
     return this;
   }
   float64(value: number): this {
-    this.buffer.writeDoubleBE(value, this.reserve(8));
+    const at = this.reserve(8);
+    this.buffer.writeDoubleBE(value, at);
     return this;
   }
 
@@ -75,10 +88,12 @@ export class Writer {
     }
     let rest = value;
     while (rest >= 0x80) {
-      this.buffer[this.reserve(1)] = (rest & 0x7f) | 0x80;
+      const at = this.reserve(1);
+      this.buffer[at] = (rest & 0x7f) | 0x80;
       rest = Math.floor(rest / 128);
     }
-    this.buffer[this.reserve(1)] = rest;
+    const at = this.reserve(1);
+    this.buffer[at] = rest;
     return this;
   }
 
@@ -93,10 +108,12 @@ export class Writer {
   unsignedVarlong(value: bigint): this {
     let rest = BigInt.asUintN(64, value);
     while (rest >= 0x80n) {
-      this.buffer[this.reserve(1)] = Number(rest & 0x7fn) | 0x80;
+      const at = this.reserve(1);
+      this.buffer[at] = Number(rest & 0x7fn) | 0x80;
       rest >>= 7n;
     }
-    this.buffer[this.reserve(1)] = Number(rest);
+    const at = this.reserve(1);
+    this.buffer[at] = Number(rest);
     return this;
   }
 
@@ -110,12 +127,14 @@ export class Writer {
   uuid(value: string): this {
     const bytes = Buffer.from(value, 'base64url');
     if (bytes.length !== UUID_BYTES) throw new RangeError(`not a 16-byte UUID: ${value}`);
-    bytes.copy(this.buffer, this.reserve(UUID_BYTES));
+    const at = this.reserve(UUID_BYTES);
+    bytes.copy(this.buffer, at);
     return this;
   }
 
   raw(bytes: Uint8Array): this {
-    this.buffer.set(bytes, this.reserve(bytes.length));
+    const at = this.reserve(bytes.length);
+    this.buffer.set(bytes, at);
     return this;
   }
 
@@ -127,7 +146,8 @@ export class Writer {
     const length = Buffer.byteLength(value, 'utf8');
     if (length > 0x7fff) throw new RangeError(`string of ${length} bytes exceeds the int16 length limit`);
     this.int16(length);
-    this.buffer.write(value, this.reserve(length), length, 'utf8');
+    const at = this.reserve(length);
+    this.buffer.write(value, at, length, 'utf8');
     return this;
   }
   bytes(value: Uint8Array): this {
@@ -148,7 +168,8 @@ export class Writer {
     if (value === null) return this.unsignedVarint(0);
     const length = Buffer.byteLength(value, 'utf8');
     this.unsignedVarint(length + 1);
-    this.buffer.write(value, this.reserve(length), length, 'utf8');
+    const at = this.reserve(length);
+    this.buffer.write(value, at, length, 'utf8');
     return this;
   }
   compactBytes(value: Uint8Array): this {
