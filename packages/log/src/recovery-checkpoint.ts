@@ -1,4 +1,5 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { ATOMIC_TEMP_SUFFIX, writeFileAtomically } from './atomic-file.js';
 import type { FileSync } from './segment.js';
 import { dataSync } from './segment.js';
 
@@ -13,7 +14,7 @@ import { dataSync } from './segment.js';
  * leaves either the old or the new content, never a mix.
  */
 const CHECKPOINT_VERSION = '0';
-export const CHECKPOINT_TEMP_SUFFIX = '.tmp';
+export const CHECKPOINT_TEMP_SUFFIX = ATOMIC_TEMP_SUFFIX;
 
 export class OffsetCheckpointFile {
   /** Serialises writers: two overlapping writes would share the temp file. */
@@ -50,16 +51,7 @@ export class OffsetCheckpointFile {
 
   private async writeNow(offset: bigint): Promise<void> {
     if (offset < 0n) throw new RangeError(`checkpoint offset ${offset} is negative`);
-    const tempPath = this.path + CHECKPOINT_TEMP_SUFFIX;
-    const file = await open(tempPath, 'w');
-    try {
-      await file.writeFile(`${CHECKPOINT_VERSION}\n${offset}\n`, 'utf8');
-      await this.fileSync(file, tempPath);
-    } finally {
-      await file.close();
-    }
-    await rename(tempPath, this.path);
-    await fsyncDirectory(parentOf(this.path));
+    await writeFileAtomically(this.path, `${CHECKPOINT_VERSION}\n${offset}\n`, this.fileSync);
   }
 }
 
@@ -67,17 +59,4 @@ export class CheckpointFormatError extends Error {
   override readonly name = 'CheckpointFormatError';
 }
 
-function parentOf(filePath: string): string {
-  const slash = filePath.lastIndexOf('/');
-  return slash <= 0 ? '/' : filePath.slice(0, slash);
-}
-
-/** Makes renames and creations in `dir` durable. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export { fsyncDirectory } from './atomic-file.js';

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomically } from '../atomic-file.js';
 
 /**
  * The cleaner's per-partition state, in `cleaner-offset-checkpoint` in the partition directory.
@@ -47,25 +48,7 @@ export function formatCleanerCheckpoint(checkpoint: CleanerCheckpoint): string {
   return `${CHECKPOINT_VERSION}\n${checkpoint.firstDirtyOffset}\n${checkpoint.deleteHorizonMs}\n`;
 }
 
-/**
- * Writes the checkpoint atomically: a temporary file, fsynced, renamed over the old one, then the
- * directory fsynced so the rename itself survives a crash. A reader sees the old or the new file.
- */
+/** Written atomically (see `writeFileAtomically`): a reader sees the old or the new file. */
 export async function writeCleanerCheckpoint(dir: string, checkpoint: CleanerCheckpoint): Promise<void> {
-  const finalPath = path.join(dir, CLEANER_CHECKPOINT_FILE);
-  const tempPath = `${finalPath}.tmp`;
-  const handle = await fs.open(tempPath, 'w');
-  try {
-    await handle.writeFile(formatCleanerCheckpoint(checkpoint));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tempPath, finalPath);
-  const dirHandle = await fs.open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await writeFileAtomically(path.join(dir, CLEANER_CHECKPOINT_FILE), formatCleanerCheckpoint(checkpoint));
 }
