@@ -16,22 +16,18 @@ import {
   CURRENT_MAGIC,
   LOG_OVERHEAD_BYTES,
   readBatchHeader,
+  type BatchHeader,
 } from './header.js';
 import { decodeRecord, encodedRecordBytes, encodeRecord, measureRecord, RECORD_BYTES_MIN, type Record, type RecordHeader } from './record.js';
 
 export type { Record, RecordHeader } from './record.js';
 
-/** A decoded RecordBatch v2. Keys and values are views of the input (or of the inflated payload). */
-export interface RecordBatch {
-  baseOffset: bigint;
-  partitionLeaderEpoch: number;
-  attributes: number;
-  lastOffsetDelta: number;
-  baseTimestamp: bigint;
-  maxTimestamp: bigint;
-  producerId: bigint;
-  producerEpoch: number;
-  baseSequence: number;
+/**
+ * A decoded RecordBatch v2: the header fields that are not derived from the bytes (length, magic,
+ * CRC and count are), and the records. Keys and values are views of the input (or of the
+ * inflated payload).
+ */
+export interface RecordBatch extends Omit<BatchHeader, 'batchLength' | 'magic' | 'crc' | 'recordsCount'> {
   records: Record[];
 }
 
