@@ -1,21 +1,53 @@
 const UUID_BYTES = 16;
 const INITIAL_CAPACITY_BYTES = 256;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+/** Strings up to this many characters are checked for ASCII and copied char by char. */
+const ASCII_FAST_PATH_CHARS_MAX = 64;
+
+/**
+ * `value.length` when `value` is short and all ASCII (one byte per char, as topic names, group
+ * and member ids are), else -1. Copying those directly beats `Buffer.byteLength` plus
+ * `buffer.write`, two calls into the runtime per string.
+ */
+function shortAsciiLength(value: string): number {
+  const length = value.length;
+  if (length > ASCII_FAST_PATH_CHARS_MAX) return -1;
+  for (let i = 0; i < length; i++) if (value.charCodeAt(i) >= 0x80) return -1;
+  return length;
+}
+
+function viewOf(buffer: Buffer): DataView {
+  return new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
 
 /**
  * Writes Kafka primitive types into a growable buffer. `finish()` returns a view of the bytes
  * written. The writer is the only mutable thing in an encode; inputs are never modified.
+ *
+ * Numbers in range are stored directly: byte stores up to 32 bits, a DataView for int64 and
+ * float64 (V8 compiles both inline; int64 via `writeBigInt64BE` split the bigint with bigint
+ * arithmetic and dominated the message codec's profile). Neither checks ranges, so out-of-range
+ * values go to the Buffer methods, which throw the RangeError they always threw. Measured in
+ * `bench/primitives.ts` and `bench/messages.ts`.
  */
 export class Writer {
   private buffer: Buffer;
+  /** A DataView over `buffer` for int64 and float64, made on first use (many messages have neither). */
+  private view: DataView | null = null;
   position = 0;
 
   constructor(initialCapacityBytes = INITIAL_CAPACITY_BYTES) {
     this.buffer = Buffer.allocUnsafe(Math.max(16, initialCapacityBytes));
   }
 
+  private dataView(): DataView {
+    return (this.view ??= viewOf(this.buffer));
+  }
+
   /**
-   * Makes room for `size` bytes and returns where they go. It may replace `this.buffer`, so callers
-   * must call it before reading `this.buffer` for the write.
+   * Makes room for `size` bytes and returns where they go. It may replace `this.buffer` (and drop
+   * `this.view`), so callers must call it before reading either for the write.
    */
   private reserve(size: number): number {
     const at = this.position;
@@ -26,6 +58,7 @@ export class Writer {
       const grown = Buffer.allocUnsafe(capacity);
       this.buffer.copy(grown, 0, 0, at);
       this.buffer = grown;
+      this.view = null;
     }
     this.position = needed;
     return at;
@@ -36,53 +69,80 @@ export class Writer {
     return this.buffer.subarray(0, this.position);
   }
 
+  // Up to 32 bits, in range: plain byte stores, which V8 compiles inline. Out of range (or NaN):
+  // the Buffer method, for the RangeError it always threw.
   int8(value: number): this {
     const at = this.reserve(1);
-    this.buffer.writeInt8(value, at);
+    if (value >= -0x80 && value <= 0x7f) this.buffer[at] = value;
+    else this.buffer.writeInt8(value, at);
     return this;
   }
   uint8(value: number): this {
     const at = this.reserve(1);
-    this.buffer.writeUInt8(value, at);
+    if (value >= 0 && value <= 0xff) this.buffer[at] = value;
+    else this.buffer.writeUInt8(value, at);
     return this;
   }
   boolean(value: boolean): this {
     const at = this.reserve(1);
-    this.buffer.writeUInt8(value ? 1 : 0, at);
+    this.buffer[at] = value ? 1 : 0;
     return this;
   }
   int16(value: number): this {
     const at = this.reserve(2);
-    this.buffer.writeInt16BE(value, at);
+    if (value >= -0x8000 && value <= 0x7fff) this.store16(at, value);
+    else this.buffer.writeInt16BE(value, at);
     return this;
   }
   uint16(value: number): this {
     const at = this.reserve(2);
-    this.buffer.writeUInt16BE(value, at);
+    if (value >= 0 && value <= 0xffff) this.store16(at, value);
+    else this.buffer.writeUInt16BE(value, at);
     return this;
   }
   int32(value: number): this {
     const at = this.reserve(4);
-    this.buffer.writeInt32BE(value, at);
+    if (value >= -0x80000000 && value <= 0x7fffffff) this.store32(at, value);
+    else this.buffer.writeInt32BE(value, at);
     return this;
   }
   uint32(value: number): this {
     const at = this.reserve(4);
-    this.buffer.writeUInt32BE(value, at);
+    if (value >= 0 && value <= 0xffffffff) this.store32(at, value);
+    else this.buffer.writeUInt32BE(value, at);
     return this;
+  }
+  private store16(at: number, value: number): void {
+    const buffer = this.buffer;
+    buffer[at] = value >>> 8;
+    buffer[at + 1] = value;
+  }
+  private store32(at: number, value: number): void {
+    const buffer = this.buffer;
+    buffer[at] = value >>> 24;
+    buffer[at + 1] = value >>> 16;
+    buffer[at + 2] = value >>> 8;
+    buffer[at + 3] = value;
   }
   int64(value: bigint): this {
     const at = this.reserve(8);
-    this.buffer.writeBigInt64BE(value, at);
+    if (value >= INT64_MIN && value <= INT64_MAX) this.dataView().setBigInt64(at, value);
+    else this.buffer.writeBigInt64BE(value, at);
     return this;
   }
   float64(value: number): this {
     const at = this.reserve(8);
-    this.buffer.writeDoubleBE(value, at);
+    this.dataView().setFloat64(at, value);
     return this;
   }
 
   unsignedVarint(value: number): this {
+    if (value >>> 0 === value && value < 0x80) {
+      // One byte: most lengths, counts and tags.
+      const at = this.reserve(1);
+      this.buffer[at] = value;
+      return this;
+    }
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
       throw new RangeError(`unsigned varint out of range: ${value}`);
     }
@@ -143,12 +203,11 @@ export class Writer {
   }
   nullableString(value: string | null): this {
     if (value === null) return this.int16(-1);
-    const length = Buffer.byteLength(value, 'utf8');
+    const asciiLength = shortAsciiLength(value);
+    const length = asciiLength >= 0 ? asciiLength : Buffer.byteLength(value, 'utf8');
     if (length > 0x7fff) throw new RangeError(`string of ${length} bytes exceeds the int16 length limit`);
     this.int16(length);
-    const at = this.reserve(length);
-    this.buffer.write(value, at, length, 'utf8');
-    return this;
+    return this.text(value, length, asciiLength >= 0);
   }
   bytes(value: Uint8Array): this {
     return this.nullableBytes(value);
@@ -166,11 +225,10 @@ export class Writer {
   }
   compactNullableString(value: string | null): this {
     if (value === null) return this.unsignedVarint(0);
-    const length = Buffer.byteLength(value, 'utf8');
+    const asciiLength = shortAsciiLength(value);
+    const length = asciiLength >= 0 ? asciiLength : Buffer.byteLength(value, 'utf8');
     this.unsignedVarint(length + 1);
-    const at = this.reserve(length);
-    this.buffer.write(value, at, length, 'utf8');
-    return this;
+    return this.text(value, length, asciiLength >= 0);
   }
   compactBytes(value: Uint8Array): this {
     return this.compactNullableBytes(value);
@@ -181,6 +239,18 @@ export class Writer {
   }
   compactArrayLength(length: number | null): this {
     return this.unsignedVarint(length === null ? 0 : length + 1);
+  }
+
+  /** The `length` UTF-8 bytes of `value` (char by char when it is known to be ASCII). */
+  private text(value: string, length: number, ascii: boolean): this {
+    const at = this.reserve(length);
+    const buffer = this.buffer;
+    if (ascii) {
+      for (let i = 0; i < length; i++) buffer[at + i] = value.charCodeAt(i);
+    } else {
+      buffer.write(value, at, length, 'utf8');
+    }
+    return this;
   }
 
   /** Overwrites an int32 at an earlier position, for length prefixes known only afterwards. */
