@@ -9,7 +9,8 @@ import { open, rm, rename, type FileHandle } from 'node:fs/promises';
  * `.log` file. Entries are strictly increasing in both fields. An entry (o, p) says "the batch
  * whose base offset is o starts at byte p", so a lookup returns where to start scanning for any
  * offset >= o. The whole index is kept in memory (2 MiB per GiB of log at the default interval);
- * the file is written behind the log and fsynced with it, and rebuilt on recovery if suspect.
+ * the file is written behind the log (at flush, roll and close, not per append) and fsynced
+ * with it, and rebuilt on recovery if suspect.
  *
  * Not safe for concurrent mutation: the owning Segment serialises appends and truncations.
  */
@@ -128,7 +129,22 @@ export class OffsetIndex {
   private floorIndex(targetOffset: bigint): number {
     const relative = targetOffset - this.baseOffset;
     if (relative < 0n) return -1;
-    const target = relative > BigInt(INT32_MAX) ? INT32_MAX : Number(relative);
+    return this.floorRelative(relative > BigInt(INT32_MAX) ? INT32_MAX : Number(relative));
+  }
+
+  /** Position of entry `i` (0 <= i < entryCount), with no object or BigInt on the read path. */
+  positionAt(i: number): number {
+    return this.positions[i]!;
+  }
+
+  /** Relative offset (offset - base offset) of entry `i` (0 <= i < entryCount). */
+  relativeOffsetAt(i: number): number {
+    return this.relativeOffsets[i]!;
+  }
+
+  /** Index of the last entry whose relative offset is <= `relativeOffset`, or -1. */
+  floorRelative(relativeOffset: number): number {
+    const target = relativeOffset;
     let low = 0;
     let high = this.count - 1;
     let found = -1;
@@ -142,6 +158,26 @@ export class OffsetIndex {
       }
     }
     return found;
+  }
+
+  /**
+   * How many leading entries have position <= `maxPosition` and relative offset <=
+   * `maxRelativeOffset` (both fields increase, so those entries are a prefix).
+   */
+  countWithin(maxPosition: number, maxRelativeOffset: number): number {
+    let low = 0;
+    let high = this.count - 1;
+    let found = -1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      if (this.positions[mid]! <= maxPosition && this.relativeOffsets[mid]! <= maxRelativeOffset) {
+        found = mid;
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
+    return found + 1;
   }
 
   /**

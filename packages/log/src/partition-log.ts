@@ -46,7 +46,9 @@ import { Segment, dataSync, type FileRange, type FileSync, type TimestampMatch }
  * arrival order, one writev per segment touched, at most one fsync. Reads take no lock: they
  * see a consistent prefix (segment sizes are advanced only after the bytes are written), and a
  * segment removed by retention keeps its open file for file.delete.delay.ms (as Kafka), so a
- * range handed to a sender stays readable.
+ * range handed to a sender stays readable. The segment list is never changed in place (each
+ * change makes a new array), so a read that awaits keeps walking the list it started with and
+ * cannot skip a segment when a swap or roll shifts the list meanwhile.
  */
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
@@ -425,7 +427,7 @@ export class PartitionLog {
     if (previous.isEmpty) return previous;
     await previous.onBecomeInactive();
     const next = await Segment.create(this.dir, previous.nextOffset, { config: this.currentConfig, clock: this.clock, fileSync: this.fileSync });
-    this.segmentList.push(next);
+    this.segmentList = [...this.segmentList, next];
     this.logger.debug({ dir: this.dir, baseOffset: next.baseOffset.toString(), previousSizeBytes: previous.sizeBytes }, 'rolled a new segment');
     // As Kafka: fsync the finished segment off the append path, then move the recovery point.
     const upTo = next.baseOffset;
@@ -434,7 +436,10 @@ export class PartitionLog {
         if (!previous.isClosed) await previous.flush();
         await fsyncDirectory(this.dir);
         if (upTo > this.recoveryPoint) this.recoveryPoint = upTo;
-        await this.writeRecoveryCheckpoint(this.recoveryPoint);
+        // The checkpoint claims only whole segments flushed with their indexes, never the active
+        // segment (its index entries are written lazily, so after a crash it is always
+        // recovered), nor offsets a truncation has removed since this roll.
+        if (upTo > this.checkpointedRecoveryPoint && upTo <= this.logEndOffset) await this.writeRecoveryCheckpoint(upTo);
       } catch (error) {
         if (this.segmentList.includes(previous)) this.failWith(error, 'flushing a rolled segment failed');
       }
@@ -730,7 +735,7 @@ export class PartitionLog {
       await cleaned.renameSuffix('.swap');
       await fsyncDirectory(this.dir);
       cleaned.updateConfig(this.currentConfig);
-      this.segmentList.splice(first, oldSegments.length, cleaned);
+      this.segmentList = [...this.segmentList.slice(0, first), cleaned, ...this.segmentList.slice(first + oldSegments.length)];
       for (const old of oldSegments) await this.scheduleDeletion(old);
       await fsyncDirectory(this.dir);
       await cleaned.renameSuffix('');

@@ -22,6 +22,7 @@ import type { Clock } from './clock.js';
 import { CorruptRecordError, LogClosedError } from './errors.js';
 import type { LogConfig } from './log-config.js';
 import { OffsetIndex, writeFully } from './offset-index.js';
+import { RecentBatches } from './recent-batches.js';
 import { TimeIndex } from './time-index.js';
 
 /*
@@ -100,6 +101,8 @@ export interface SegmentOptions {
   /** '' (default) for a live segment, '.cleaned' for one being built by the cleaner. */
   fileSuffix?: string;
   fileSync?: FileSync;
+  /** How many recent batch positions the active segment keeps in memory for tail reads (default 4096; 0 disables). */
+  recentBatchesMax?: number;
 }
 
 export interface SegmentRecoveryResult {
@@ -134,6 +137,11 @@ export class Segment {
   private config: LogConfig;
   private readonly clock: Clock;
   private readonly fileSync: FileSync;
+  /** The base offset's int32 halves, to read header offsets relative to it without BigInt. */
+  private readonly baseHigh: number;
+  private readonly baseLow: number;
+  /** Positions of the last batches appended while active, so tail reads need no header reads. */
+  private recent: RecentBatches;
 
   private constructor(
     readonly dir: string,
@@ -147,6 +155,9 @@ export class Segment {
   ) {
     this.size = sizeBytes;
     this.next = baseOffset;
+    this.baseHigh = Number(BigInt.asIntN(32, baseOffset >> 32n));
+    this.baseLow = Number(BigInt.asUintN(32, baseOffset));
+    this.recent = new RecentBatches(options.recentBatchesMax);
     this.offsetOfMaxTimestamp = baseOffset;
     this.config = options.config;
     this.clock = options.clock;
@@ -228,6 +239,7 @@ export class Segment {
    * should `recover()`), or undefined.
    */
   async loadState(): Promise<string | undefined> {
+    this.recent.clear();
     const indexProblem = this.offsetIndex.sanityCheck(this.size);
     if (indexProblem !== undefined) return indexProblem;
     const start = this.offsetIndex.lastEntry;
@@ -280,6 +292,7 @@ export class Segment {
    */
   async recover(): Promise<SegmentRecoveryResult> {
     this.assertOpen();
+    this.recent.clear();
     this.offsetIndex.reset();
     this.timeIndex.reset();
     this.next = this.baseOffset;
@@ -394,16 +407,28 @@ export class Segment {
       const baseOffset = batch.readBigInt64BE(0);
       const lastOffset = baseOffset + BigInt(batch.readInt32BE(BATCH_OFFSET_LAST_OFFSET_DELTA));
       this.indexBatch(position, baseOffset, lastOffset, batch.readBigInt64BE(BATCH_OFFSET_MAX_TIMESTAMP), batch.length);
+      this.recent.push(position, batch.length, Number(baseOffset - this.baseOffset), Number(lastOffset - this.baseOffset));
       position += batch.length;
     }
     this.size = position;
-    await this.offsetIndex.writePending();
-    await this.timeIndex.writePending();
+    // Index entries stay in memory until flush, roll or close (as Kafka's memory-mapped
+    // indexes): two syscalls fewer per append. A crash can leave the index files behind the
+    // log, which is safe because the recovery-point checkpoint only ever covers segments whose
+    // indexes were written and fsynced (`flush`); everything past it is rebuilt on recovery.
   }
 
   /** Adds the final time index entry before the segment stops being active (as Kafka). */
   async onBecomeInactive(): Promise<void> {
+    // Reads of an inactive segment go through its index; free the memory.
+    this.recent = new RecentBatches(0);
     if (this.maxTimestamp >= 0n) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+    await this.writeIndexes();
+  }
+
+  /** Writes index entries not yet in the index files (no fsync). */
+  async writeIndexes(): Promise<void> {
+    this.assertOpen();
+    await this.offsetIndex.writePending();
     await this.timeIndex.writePending();
   }
 
@@ -502,26 +527,90 @@ export class Segment {
    * Whole batches from the one containing `startOffset` (or the next one after it), up to
    * `maxBytes` in total (the first batch is returned whole even if larger when `minOneBatch`).
    * Returns one contiguous range, or undefined when nothing qualifies.
+   *
+   * Only a few headers are read: the offset index finds the first batch (scanning from the
+   * entry at or before `startOffset`) and jumps close to the end of the byte budget, because
+   * every index entry marks a batch boundary whose preceding batches all fit before it; the
+   * headers after that jump are scanned to place the end exactly. Near the end of the active
+   * segment, the recent-batch cache answers without reading the file at all.
    */
   async read(startOffset: bigint, maxBytes: number, options: SegmentReadOptions): Promise<FileRange | undefined> {
     this.assertOpen();
+    // A consistent prefix: size, next offset and index entries advance together after a write.
     const end = this.size;
-    const start = this.offsetIndex.lookup(startOffset);
-    let first: BatchLocation | undefined;
-    let last: BatchLocation | undefined;
-    let total = 0;
-    for await (const batch of this.headers(start.position, end)) {
-      if (batch.lastOffset < startOffset) continue;
-      if (options.maxOffset !== undefined && batch.lastOffset >= options.maxOffset) break;
-      const fitsBudget = total + batch.sizeBytes <= maxBytes;
-      if (!fitsBudget && !(options.minOneBatch && first === undefined)) break;
-      first ??= batch;
-      last = batch;
-      total += batch.sizeBytes;
-      if (!fitsBudget) break;
+    if (end === 0 || startOffset >= this.next) return undefined;
+    const index = this.offsetIndex;
+    const startDelta = this.relativeOffsetOf(startOffset);
+    const maxDelta = options.maxOffset === undefined ? Number.POSITIVE_INFINITY : this.relativeOffsetOf(options.maxOffset);
+    const cached = this.recent.find(startDelta, maxBytes, maxDelta, options.minOneBatch);
+    if (cached === null) return undefined;
+    if (cached !== undefined) {
+      return {
+        file: this.file,
+        logPath: this.logPath,
+        position: cached.position,
+        size: cached.sizeBytes,
+        firstOffset: this.baseOffset + BigInt(cached.firstBaseDelta),
+        nextOffset: this.baseOffset + BigInt(cached.lastDelta + 1),
+      };
     }
-    if (first === undefined || last === undefined) return undefined;
-    return { file: this.file, logPath: this.logPath, position: first.position, size: total, firstOffset: first.baseOffset, nextOffset: last.lastOffset + 1n };
+    const scan = new HeaderScan(this.file, end, this.baseHigh, this.baseLow);
+
+    // The first batch: the one whose last offset is >= startOffset.
+    const from = index.floorRelative(startDelta);
+    let first = from < 0 ? 0 : index.positionAt(from);
+    let firstBaseDelta: number;
+    if (from >= 0 && index.relativeOffsetAt(from) === startDelta) {
+      firstBaseDelta = startDelta; // an entry marks exactly this batch: no header to read
+    } else {
+      const nextEntry = from + 1 < index.entryCount ? Math.min(index.positionAt(from + 1), end) : end;
+      for (;;) {
+        if (first >= end) return undefined;
+        if (scan.needsRead(first)) await scan.fill(first, nextEntry + BATCH_HEADER_BYTES - first);
+        scan.parse(first);
+        if (scan.lastDelta >= startDelta) break;
+        first += scan.sizeBytes;
+      }
+      firstBaseDelta = scan.baseDelta;
+    }
+
+    // The end: jump to the second-to-last index entry inside the budget (the batch there fits
+    // whole and gives the exact last offset), then scan headers up to the budget.
+    const limit = first + Math.max(0, maxBytes);
+    const bound = Math.min(limit, end);
+    const within = index.countWithin(bound, maxDelta);
+    let position = within >= 2 && index.positionAt(within - 2) > first ? index.positionAt(within - 2) : first;
+    let rangeEnd = first;
+    let lastDelta = -1;
+    while (position < end) {
+      // No batch (each is at least a header long) fits in what is left of the budget.
+      if (position !== first && position + BATCH_HEADER_BYTES > limit) break;
+      if (scan.needsRead(position)) await scan.fill(position, bound - position);
+      scan.parse(position);
+      if (scan.lastDelta >= maxDelta) break;
+      const batchEnd = position + scan.sizeBytes;
+      if (batchEnd > limit && !(position === first && options.minOneBatch)) break;
+      rangeEnd = batchEnd;
+      lastDelta = scan.lastDelta;
+      position = batchEnd;
+      if (batchEnd > limit) break;
+    }
+    if (rangeEnd === first) return undefined;
+    return {
+      file: this.file,
+      logPath: this.logPath,
+      position: first,
+      size: rangeEnd - first,
+      firstOffset: this.baseOffset + BigInt(firstBaseDelta),
+      nextOffset: this.baseOffset + BigInt(lastDelta + 1),
+    };
+  }
+
+  /** `offset - baseOffset` as a number, clamped to [0, 2^31] (every relative offset in a segment is below 2^31). */
+  private relativeOffsetOf(offset: bigint): number {
+    const relative = offset - this.baseOffset;
+    if (relative <= 0n) return 0;
+    return relative > BigInt(INT32_MAX) ? INT32_MAX + 1 : Number(relative);
   }
 
   /**
@@ -551,6 +640,7 @@ export class Segment {
    */
   async truncateTo(offset: bigint): Promise<number> {
     this.assertOpen();
+    this.recent.clear();
     const cut = await this.translateOffset(offset);
     if (cut === undefined) return 0;
     const removed = this.size - cut.position;
@@ -615,6 +705,68 @@ export class Segment {
     await this.offsetIndex.delete();
     await this.timeIndex.delete();
     await rm(logPath, { force: true });
+  }
+}
+
+/** Most bytes read at once to look for batch headers on the read path. */
+const READ_PATH_WINDOW_BYTES = 32 * 1024;
+const EMPTY_BUFFER = Buffer.alloc(0);
+const TWO_TO_32 = 2 ** 32;
+
+/**
+ * Batch headers for the read path, parsed out of one window of file bytes that is refilled on
+ * demand. The fields a read needs are kept as numbers (offsets relative to the segment base),
+ * so scanning allocates no object and no BigInt per batch. Structure is checked as by `headers()`.
+ */
+class HeaderScan {
+  private window: Buffer = EMPTY_BUFFER;
+  private windowStart = 0;
+  /** Fields of the batch last parsed. */
+  sizeBytes = 0;
+  baseDelta = 0;
+  lastDelta = 0;
+
+  constructor(
+    private readonly file: FileHandle,
+    private readonly end: number,
+    private readonly baseHigh: number,
+    private readonly baseLow: number,
+  ) {}
+
+  /** Whether the header at `position` is outside the current window. */
+  needsRead(position: number): boolean {
+    return position < this.windowStart || position + BATCH_HEADER_BYTES > this.windowStart + this.window.length;
+  }
+
+  /** Reads about `wantedBytes` from `position` (at least one header, at most the window size). */
+  async fill(position: number, wantedBytes: number): Promise<void> {
+    const length = Math.min(Math.max(wantedBytes, BATCH_HEADER_BYTES), READ_PATH_WINDOW_BYTES, this.end - position);
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await this.file.read(buffer, filled, length - filled, position + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    this.window = buffer.subarray(0, filled);
+    this.windowStart = position;
+    if (filled < BATCH_HEADER_BYTES) throw new CorruptRecordError(`truncated batch header at ${position}`, position);
+  }
+
+  /** Decodes the header at `position` (in the window); a malformed one throws `CorruptRecordError`. */
+  parse(position: number): void {
+    const window = this.window;
+    const at = position - this.windowStart;
+    this.sizeBytes = batchSizeIn(window, at, position, this.end);
+    const magic = window.readInt8(at + BATCH_OFFSET_MAGIC);
+    if (magic !== CURRENT_MAGIC) throw new CorruptRecordError(`batch at ${position} has magic ${magic}`, position);
+    // Exact while the difference is small; a large one (a corrupt header) stays out of range.
+    this.baseDelta = (window.readInt32BE(at) - this.baseHigh) * TWO_TO_32 + (window.readUInt32BE(at + 4) - this.baseLow);
+    const lastOffsetDelta = window.readInt32BE(at + BATCH_OFFSET_LAST_OFFSET_DELTA);
+    this.lastDelta = this.baseDelta + lastOffsetDelta;
+    if (this.baseDelta < 0 || lastOffsetDelta < 0 || this.lastDelta > INT32_MAX) {
+      throw new CorruptRecordError(`batch at ${position} has offsets outside its segment`, position);
+    }
   }
 }
 
