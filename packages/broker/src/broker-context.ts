@@ -1,0 +1,20 @@
+import type { Clock, LogManager } from '@defter/log';
+import type { ApiVersionsResponseApiVersion } from '@defter/protocol';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from './config.js';
+import type { MetadataStore } from './metadata/metadata-store.js';
+import type { ReplicaManager } from './replica/replica-manager.js';
+
+/** The broker's components, as handlers see them. */
+export interface BrokerContext {
+  readonly config: BrokerConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly logManager: LogManager;
+  readonly metadata: MetadataStore;
+  readonly replicaManager: ReplicaManager;
+  /** The host and port clients are told to connect to (known once the listener is bound). */
+  readonly advertisedListener: () => { host: string; port: number };
+  /** The served APIs and version ranges, as ApiVersions advertises them. */
+  readonly apiVersions: () => ApiVersionsResponseApiVersion[];
+}

@@ -1,0 +1,131 @@
+import { resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { LogManager, systemClock, type Clock, type LogConfig } from '@defter/log';
+import { ApiRegistry } from './api/registry.js';
+import { allHandlers } from './api/handlers.js';
+import type { BrokerContext } from './broker-context.js';
+import { defaultBrokerConfig, type BrokerConfig } from './config.js';
+import { MetadataStore } from './metadata/metadata-store.js';
+import { RequestProcessor } from './network/request-processor.js';
+import { SocketServer } from './network/socket-server.js';
+import { ReplicaManager } from './replica/replica-manager.js';
+
+export interface StartBrokerOptions extends Partial<Omit<BrokerConfig, 'log'>> {
+  /** Topic-level defaults on top of Kafka's (`retentionMs`, `segmentBytes`, …). */
+  log?: Partial<LogConfig>;
+  clock?: Clock;
+  /** A pino logger; by default one on stderr at `logLevel`. */
+  logger?: Logger;
+  /** Level of the default logger: quiet ('warn') unless asked. */
+  logLevel?: string;
+}
+
+export interface RunningBroker {
+  /** The address clients connect to. */
+  readonly host: string;
+  readonly port: number;
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly config: BrokerConfig;
+  /** The components, for tests and embedding. */
+  readonly context: BrokerContext;
+  /** Graceful shutdown: stop accepting, finish in-flight requests, flush and close every log. */
+  close(): Promise<void>;
+}
+
+/** The wildcard addresses a listener may bind; clients are then told 127.0.0.1 unless advertised otherwise. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
+/**
+ * Starts a broker on `dataDir` and resolves once it accepts connections. Many brokers can run in
+ * one process (each on its own data directory).
+ */
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const { log: logOverrides, clock = systemClock, logger: givenLogger, logLevel, ...brokerOverrides } = options;
+  const config: BrokerConfig = {
+    ...defaultBrokerConfig,
+    ...withoutUndefined(brokerOverrides),
+    log: { ...defaultBrokerConfig.log, ...logOverrides },
+  };
+  config.dataDir = resolve(config.dataDir);
+  const logger = givenLogger ?? pino({ level: logLevel ?? 'warn', base: { nodeId: config.nodeId } }, pino.destination(2));
+
+  const metadata = await MetadataStore.open({ dataDir: config.dataDir, config, clock, logger });
+  const logManager = await LogManager.open({
+    dataDir: config.dataDir,
+    defaultConfig: config.log,
+    configForTopic: (topic) => metadata.logConfigFor(topic),
+    clock,
+    logger,
+    retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+    cleanerIntervalMs: config.logCleanerBackoffMs,
+  });
+  let replicaManager: ReplicaManager | undefined;
+  let server: SocketServer | undefined;
+  try {
+    await metadata.attach(logManager);
+    replicaManager = new ReplicaManager({ logManager, metadata, config, clock, logger });
+    const registry = new ApiRegistry(allHandlers);
+    let listener: { host: string; port: number } | undefined;
+    const context: BrokerContext = {
+      config,
+      clock,
+      logger,
+      logManager,
+      metadata,
+      replicaManager,
+      advertisedListener: () => {
+        if (listener === undefined) throw new Error('the listener is not bound yet');
+        return listener;
+      },
+      apiVersions: () => registry.apiVersions(),
+    };
+    server = await SocketServer.listen(new RequestProcessor(registry, context), {
+      host: config.host,
+      port: config.port,
+      frameBytesMax: config.socketRequestMaxBytes,
+      queuedRequestsMax: config.queuedMaxRequests,
+      connectionsMaxIdleMs: config.connectionsMaxIdleMs,
+      clock,
+      logger,
+    });
+    const bound = server.address();
+    listener = {
+      host: config.advertisedHost ?? (WILDCARD_HOSTS.has(config.host) ? '127.0.0.1' : config.host),
+      port: config.advertisedPort ?? bound.port,
+    };
+    logger.info({ ...listener, dataDir: config.dataDir, clusterId: metadata.clusterId }, 'broker started');
+
+    const runningServer = server;
+    const runningReplicaManager = replicaManager;
+    let closing: Promise<void> | undefined;
+    return {
+      host: listener.host,
+      port: listener.port,
+      nodeId: config.nodeId,
+      clusterId: metadata.clusterId,
+      config,
+      context,
+      close: () => {
+        closing ??= (async () => {
+          await runningServer.close(config.shutdownTimeoutMs);
+          await runningReplicaManager.close();
+          await logManager.close();
+          await metadata.close();
+          logger.info({ dataDir: config.dataDir }, 'broker stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await server?.close(0);
+    await replicaManager?.close();
+    await logManager.close();
+    await metadata.close();
+    throw error;
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
