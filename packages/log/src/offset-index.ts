@@ -1,4 +1,5 @@
-import { open, rm, rename, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { IndexFile } from './index-file.js';
 
 /*
  * The sparse offset index of one segment (`<20-digit base offset>.index`), Kafka's format:
@@ -9,10 +10,7 @@ import { open, rm, rename, type FileHandle } from 'node:fs/promises';
  * `.log` file. Entries are strictly increasing in both fields. An entry (o, p) says "the batch
  * whose base offset is o starts at byte p", so a lookup returns where to start scanning for any
  * offset >= o. The whole index is kept in memory (2 MiB per GiB of log at the default interval);
- * the file is written behind the log (at flush, roll and close, not per append) and fsynced
- * with it, and rebuilt on recovery if suspect.
- *
- * Not safe for concurrent mutation: the owning Segment serialises appends and truncations.
+ * see `IndexFile` for how the file follows.
  */
 export const OFFSET_INDEX_ENTRY_BYTES = 8;
 const INT32_MAX = 0x7fffffff;
@@ -22,21 +20,12 @@ export interface OffsetPosition {
   position: number;
 }
 
-export class OffsetIndex {
-  private relativeOffsets: Int32Array;
-  private positions: Int32Array;
-  private count = 0;
-  /** Entries [0, writtenCount) are in the file; the rest wait for `writePending`. */
-  private writtenCount = 0;
+export class OffsetIndex extends IndexFile {
+  private relativeOffsets = new Int32Array(16);
+  private positions = new Int32Array(16);
 
-  private constructor(
-    private file: FileHandle,
-    private filePath: string,
-    readonly baseOffset: bigint,
-    readonly maxEntries: number,
-  ) {
-    this.relativeOffsets = new Int32Array(16);
-    this.positions = new Int32Array(16);
+  private constructor(file: FileHandle, filePath: string, baseOffset: bigint, maxEntries: number) {
+    super(file, filePath, baseOffset, maxEntries, OFFSET_INDEX_ENTRY_BYTES);
   }
 
   /**
@@ -44,47 +33,31 @@ export class OffsetIndex {
    * entry is ignored (and reported by `sanityCheck`). `maxIndexBytes` is segment.index.bytes.
    */
   static async open(path: string, baseOffset: bigint, maxIndexBytes: number, truncateExisting = false): Promise<OffsetIndex> {
-    const file = await open(path, truncateExisting ? 'w+' : 'a+');
-    // 'a+' forces O_APPEND on Linux, so reopen read-write without it for positional writes.
-    await file.close();
-    const handle = await open(path, 'r+');
+    const handle = await IndexFile.openHandle(path, truncateExisting);
     const index = new OffsetIndex(handle, path, baseOffset, Math.max(1, Math.floor(maxIndexBytes / OFFSET_INDEX_ENTRY_BYTES)));
-    try {
-      const { size } = await handle.stat();
-      const whole = Math.floor(size / OFFSET_INDEX_ENTRY_BYTES);
-      if (whole > 0) {
-        const bytes = Buffer.alloc(whole * OFFSET_INDEX_ENTRY_BYTES);
-        await handle.read(bytes, 0, bytes.length, 0);
-        index.ensureCapacity(whole);
-        for (let i = 0; i < whole; i++) {
-          index.relativeOffsets[i] = bytes.readInt32BE(i * OFFSET_INDEX_ENTRY_BYTES);
-          index.positions[i] = bytes.readInt32BE(i * OFFSET_INDEX_ENTRY_BYTES + 4);
-        }
-        index.count = whole;
-        index.writtenCount = whole;
-      }
-      index.fileBytes = size;
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
+    await index.load();
     return index;
   }
 
-  /** Size of the file as found on open (to detect a torn trailing entry). */
-  private fileBytes = 0;
+  protected ensureCapacity(entries: number): void {
+    if (entries <= this.relativeOffsets.length) return;
+    const capacity = IndexFile.grownCapacity(this.relativeOffsets.length, entries);
+    const offsets = new Int32Array(capacity);
+    offsets.set(this.relativeOffsets.subarray(0, this.count));
+    const positions = new Int32Array(capacity);
+    positions.set(this.positions.subarray(0, this.count));
+    this.relativeOffsets = offsets;
+    this.positions = positions;
+  }
 
-  get path(): string {
-    return this.filePath;
+  protected decodeEntry(bytes: Buffer, at: number, i: number): void {
+    this.relativeOffsets[i] = bytes.readInt32BE(at);
+    this.positions[i] = bytes.readInt32BE(at + 4);
   }
-  get entryCount(): number {
-    return this.count;
-  }
-  get isFull(): boolean {
-    return this.count >= this.maxEntries;
-  }
-  get sizeBytes(): number {
-    return this.count * OFFSET_INDEX_ENTRY_BYTES;
+
+  protected encodeEntry(bytes: Buffer, at: number, i: number): void {
+    bytes.writeInt32BE(this.relativeOffsets[i]!, at);
+    bytes.writeInt32BE(this.positions[i]!, at + 4);
   }
 
   entry(i: number): OffsetPosition {
@@ -96,25 +69,13 @@ export class OffsetIndex {
     return this.count === 0 ? undefined : this.entry(this.count - 1);
   }
 
-  private ensureCapacity(entries: number): void {
-    if (entries <= this.relativeOffsets.length) return;
-    let capacity = this.relativeOffsets.length * 2;
-    while (capacity < entries) capacity *= 2;
-    const offsets = new Int32Array(capacity);
-    offsets.set(this.relativeOffsets.subarray(0, this.count));
-    const positions = new Int32Array(capacity);
-    positions.set(this.positions.subarray(0, this.count));
-    this.relativeOffsets = offsets;
-    this.positions = positions;
-  }
-
   /** Adds an entry in memory; `writePending` puts it in the file. Callers check `isFull` first. */
   append(offset: bigint, position: number): void {
     const relative = offset - this.baseOffset;
     if (relative < 0n || relative > BigInt(INT32_MAX)) {
       throw new RangeError(`offset ${offset} does not fit the index of segment ${this.baseOffset}`);
     }
-    if (this.isFull) throw new RangeError(`offset index ${this.filePath} is full (${this.maxEntries} entries)`);
+    if (this.isFull) throw new RangeError(`offset index ${this.path} is full (${this.maxEntries} entries)`);
     const last = this.count - 1;
     if (last >= 0 && (Number(relative) <= this.relativeOffsets[last]! || position <= this.positions[last]!)) {
       throw new RangeError(`index entry (${offset}, ${position}) is not after the last entry ${JSON.stringify(this.entry(last), bigintJson)}`);
@@ -202,18 +163,13 @@ export class OffsetIndex {
     this.count = keep;
   }
 
-  reset(): void {
-    this.count = 0;
-  }
-
   /**
    * Describes what is wrong with the loaded index, or undefined when it is consistent with a
    * log of `logSizeBytes`: whole entries only, strictly increasing, positions inside the log.
    */
   sanityCheck(logSizeBytes: number): string | undefined {
-    if (this.fileBytes % OFFSET_INDEX_ENTRY_BYTES !== 0) {
-      return `index file size ${this.fileBytes} is not a multiple of ${OFFSET_INDEX_ENTRY_BYTES}`;
-    }
+    const torn = this.wholeEntriesProblem('index');
+    if (torn !== undefined) return torn;
     for (let i = 0; i < this.count; i++) {
       if (this.relativeOffsets[i]! < 0 || this.positions[i]! < 0) return `entry ${i} is negative`;
       if (i > 0 && (this.relativeOffsets[i]! <= this.relativeOffsets[i - 1]! || this.positions[i]! <= this.positions[i - 1]!)) {
@@ -224,58 +180,6 @@ export class OffsetIndex {
       return `last entry points at byte ${this.positions[this.count - 1]} past the log end ${logSizeBytes}`;
     }
     return undefined;
-  }
-
-  /** Writes entries not yet in the file (and cuts the file after a truncation). */
-  async writePending(): Promise<void> {
-    if (this.writtenCount > this.count || this.fileBytes > this.writtenCount * OFFSET_INDEX_ENTRY_BYTES) {
-      this.writtenCount = Math.min(this.writtenCount, this.count);
-      await this.file.truncate(this.writtenCount * OFFSET_INDEX_ENTRY_BYTES);
-      this.fileBytes = this.writtenCount * OFFSET_INDEX_ENTRY_BYTES;
-    }
-    if (this.writtenCount === this.count) return;
-    const bytes = Buffer.allocUnsafe((this.count - this.writtenCount) * OFFSET_INDEX_ENTRY_BYTES);
-    for (let i = this.writtenCount, at = 0; i < this.count; i++, at += OFFSET_INDEX_ENTRY_BYTES) {
-      bytes.writeInt32BE(this.relativeOffsets[i]!, at);
-      bytes.writeInt32BE(this.positions[i]!, at + 4);
-    }
-    const position = this.writtenCount * OFFSET_INDEX_ENTRY_BYTES;
-    await writeFully(this.file, bytes, position);
-    this.writtenCount = this.count;
-    this.fileBytes = this.count * OFFSET_INDEX_ENTRY_BYTES;
-  }
-
-  async flush(sync: (file: FileHandle, path: string) => Promise<void>): Promise<void> {
-    await this.writePending();
-    await sync(this.file, this.filePath);
-  }
-
-  async renameTo(path: string): Promise<void> {
-    await rename(this.filePath, path);
-    this.filePath = path;
-  }
-
-  async close(): Promise<void> {
-    await this.writePending();
-    await this.file.close();
-  }
-
-  /** Closes the handle without writing (for deletion or after a storage failure). */
-  async closeQuietly(): Promise<void> {
-    await this.file.close().catch(() => {});
-  }
-
-  async delete(): Promise<void> {
-    await this.closeQuietly();
-    await rm(this.filePath, { force: true });
-  }
-}
-
-export async function writeFully(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    const result = await file.write(bytes, written, bytes.length - written, position + written);
-    written += result.bytesWritten;
   }
 }
 

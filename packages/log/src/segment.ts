@@ -21,7 +21,8 @@ import {
 import type { Clock } from './clock.js';
 import { CorruptRecordError, LogClosedError } from './errors.js';
 import type { LogConfig } from './log-config.js';
-import { OffsetIndex, writeFully } from './offset-index.js';
+import { OffsetIndex } from './offset-index.js';
+import { writeFully } from './index-file.js';
 import { RecentBatches } from './recent-batches.js';
 import { TimeIndex } from './time-index.js';
 

@@ -1,5 +1,5 @@
-import { open, rm, rename, type FileHandle } from 'node:fs/promises';
-import { writeFully } from './offset-index.js';
+import type { FileHandle } from 'node:fs/promises';
+import { IndexFile } from './index-file.js';
 
 /*
  * The time index of one segment (`<20-digit base offset>.timeindex`), Kafka's format:
@@ -11,8 +11,7 @@ import { writeFully } from './offset-index.js';
  * offsets non-decreasing, so every record up to o has a timestamp <= t. To find the first
  * offset with timestamp >= T, take the largest entry with t < T: everything up to its offset is
  * older than T, so the scan of the log starts there (see Segment.findOffsetByTimestamp).
- *
- * Not safe for concurrent mutation: the owning Segment serialises appends and truncations.
+ * See `IndexFile` for how the file follows the in-memory entries.
  */
 export const TIME_INDEX_ENTRY_BYTES = 12;
 const INT32_MAX = 0x7fffffff;
@@ -22,58 +21,40 @@ export interface TimestampOffset {
   offset: bigint;
 }
 
-export class TimeIndex {
-  private timestamps: BigInt64Array;
-  private relativeOffsets: Int32Array;
-  private count = 0;
-  private writtenCount = 0;
-  private fileBytes = 0;
+export class TimeIndex extends IndexFile {
+  private timestamps = new BigInt64Array(16);
+  private relativeOffsets = new Int32Array(16);
 
-  private constructor(
-    private file: FileHandle,
-    private filePath: string,
-    readonly baseOffset: bigint,
-    readonly maxEntries: number,
-  ) {
-    this.timestamps = new BigInt64Array(16);
-    this.relativeOffsets = new Int32Array(16);
+  private constructor(file: FileHandle, filePath: string, baseOffset: bigint, maxEntries: number) {
+    super(file, filePath, baseOffset, maxEntries, TIME_INDEX_ENTRY_BYTES);
   }
 
   static async open(path: string, baseOffset: bigint, maxIndexBytes: number, truncateExisting = false): Promise<TimeIndex> {
-    const created = await open(path, truncateExisting ? 'w+' : 'a+');
-    await created.close();
-    const handle = await open(path, 'r+');
+    const handle = await IndexFile.openHandle(path, truncateExisting);
     const index = new TimeIndex(handle, path, baseOffset, Math.max(1, Math.floor(maxIndexBytes / TIME_INDEX_ENTRY_BYTES)));
-    try {
-      const { size } = await handle.stat();
-      const whole = Math.floor(size / TIME_INDEX_ENTRY_BYTES);
-      if (whole > 0) {
-        const bytes = Buffer.alloc(whole * TIME_INDEX_ENTRY_BYTES);
-        await handle.read(bytes, 0, bytes.length, 0);
-        index.ensureCapacity(whole);
-        for (let i = 0; i < whole; i++) {
-          index.timestamps[i] = bytes.readBigInt64BE(i * TIME_INDEX_ENTRY_BYTES);
-          index.relativeOffsets[i] = bytes.readInt32BE(i * TIME_INDEX_ENTRY_BYTES + 8);
-        }
-        index.count = whole;
-        index.writtenCount = whole;
-      }
-      index.fileBytes = size;
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
+    await index.load();
     return index;
   }
 
-  get path(): string {
-    return this.filePath;
+  protected ensureCapacity(entries: number): void {
+    if (entries <= this.timestamps.length) return;
+    const capacity = IndexFile.grownCapacity(this.timestamps.length, entries);
+    const timestamps = new BigInt64Array(capacity);
+    timestamps.set(this.timestamps.subarray(0, this.count));
+    const offsets = new Int32Array(capacity);
+    offsets.set(this.relativeOffsets.subarray(0, this.count));
+    this.timestamps = timestamps;
+    this.relativeOffsets = offsets;
   }
-  get entryCount(): number {
-    return this.count;
+
+  protected decodeEntry(bytes: Buffer, at: number, i: number): void {
+    this.timestamps[i] = bytes.readBigInt64BE(at);
+    this.relativeOffsets[i] = bytes.readInt32BE(at + 8);
   }
-  get isFull(): boolean {
-    return this.count >= this.maxEntries;
+
+  protected encodeEntry(bytes: Buffer, at: number, i: number): void {
+    bytes.writeBigInt64BE(this.timestamps[i]!, at);
+    bytes.writeInt32BE(this.relativeOffsets[i]!, at + 8);
   }
 
   entry(i: number): TimestampOffset {
@@ -83,18 +64,6 @@ export class TimeIndex {
 
   get lastEntry(): TimestampOffset | undefined {
     return this.count === 0 ? undefined : this.entry(this.count - 1);
-  }
-
-  private ensureCapacity(entries: number): void {
-    if (entries <= this.timestamps.length) return;
-    let capacity = this.timestamps.length * 2;
-    while (capacity < entries) capacity *= 2;
-    const timestamps = new BigInt64Array(capacity);
-    timestamps.set(this.timestamps.subarray(0, this.count));
-    const offsets = new Int32Array(capacity);
-    offsets.set(this.relativeOffsets.subarray(0, this.count));
-    this.timestamps = timestamps;
-    this.relativeOffsets = offsets;
   }
 
   /**
@@ -114,7 +83,7 @@ export class TimeIndex {
         throw new RangeError(`time index offset ${offset} goes back (last ${this.entry(last).offset})`);
       }
     }
-    if (!skipFullCheck && this.isFull) throw new RangeError(`time index ${this.filePath} is full (${this.maxEntries} entries)`);
+    if (!skipFullCheck && this.isFull) throw new RangeError(`time index ${this.path} is full (${this.maxEntries} entries)`);
     this.ensureCapacity(this.count + 1);
     this.timestamps[this.count] = timestampMs;
     this.relativeOffsets[this.count] = Number(relative);
@@ -154,15 +123,10 @@ export class TimeIndex {
     this.count = keep;
   }
 
-  reset(): void {
-    this.count = 0;
-  }
-
   /** What is wrong with the loaded index for a segment whose last offset is `lastOffset`. */
   sanityCheck(lastOffset: bigint): string | undefined {
-    if (this.fileBytes % TIME_INDEX_ENTRY_BYTES !== 0) {
-      return `time index file size ${this.fileBytes} is not a multiple of ${TIME_INDEX_ENTRY_BYTES}`;
-    }
+    const torn = this.wholeEntriesProblem('time index');
+    if (torn !== undefined) return torn;
     for (let i = 0; i < this.count; i++) {
       if (this.relativeOffsets[i]! < 0) return `time index entry ${i} has a negative offset`;
       if (i > 0 && (this.timestamps[i]! <= this.timestamps[i - 1]! || this.relativeOffsets[i]! < this.relativeOffsets[i - 1]!)) {
@@ -174,46 +138,5 @@ export class TimeIndex {
       return `time index entry for offset ${last.offset} is past the last offset ${lastOffset}`;
     }
     return undefined;
-  }
-
-  async writePending(): Promise<void> {
-    if (this.writtenCount > this.count || this.fileBytes > this.writtenCount * TIME_INDEX_ENTRY_BYTES) {
-      this.writtenCount = Math.min(this.writtenCount, this.count);
-      await this.file.truncate(this.writtenCount * TIME_INDEX_ENTRY_BYTES);
-      this.fileBytes = this.writtenCount * TIME_INDEX_ENTRY_BYTES;
-    }
-    if (this.writtenCount === this.count) return;
-    const bytes = Buffer.allocUnsafe((this.count - this.writtenCount) * TIME_INDEX_ENTRY_BYTES);
-    for (let i = this.writtenCount, at = 0; i < this.count; i++, at += TIME_INDEX_ENTRY_BYTES) {
-      bytes.writeBigInt64BE(this.timestamps[i]!, at);
-      bytes.writeInt32BE(this.relativeOffsets[i]!, at + 8);
-    }
-    await writeFully(this.file, bytes, this.writtenCount * TIME_INDEX_ENTRY_BYTES);
-    this.writtenCount = this.count;
-    this.fileBytes = this.count * TIME_INDEX_ENTRY_BYTES;
-  }
-
-  async flush(sync: (file: FileHandle, path: string) => Promise<void>): Promise<void> {
-    await this.writePending();
-    await sync(this.file, this.filePath);
-  }
-
-  async renameTo(path: string): Promise<void> {
-    await rename(this.filePath, path);
-    this.filePath = path;
-  }
-
-  async close(): Promise<void> {
-    await this.writePending();
-    await this.file.close();
-  }
-
-  async closeQuietly(): Promise<void> {
-    await this.file.close().catch(() => {});
-  }
-
-  async delete(): Promise<void> {
-    await this.closeQuietly();
-    await rm(this.filePath, { force: true });
   }
 }
