@@ -1,34 +1,238 @@
-import { Command, CommanderError } from 'commander';
-import { closest } from 'fastest-levenshtein';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { runBrokerCommand } from './broker-command.js';
+import { consume } from './consume-command.js';
 import { dumpFile } from './dump-log.js';
-import { runStorageNode } from './start.js';
+import { processIo, type CliIo } from './io.js';
+import { BOOTSTRAP_SERVER_DEFAULT, BOOTSTRAP_SERVER_ENV } from './kafkajs-client.js';
+import { printOffsets } from './offsets-command.js';
+import { COMPRESSION_NAMES, produce } from './produce-command.js';
+import { nearest } from './suggest.js';
+import { alterTopic, createTopic, deleteTopic, describeTopic, listTopics } from './topics-command.js';
 
-/** Where the command writes; injectable so tests can capture it. */
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
+export { processIo, type CliIo } from './io.js';
+
+/** Exit code of a usage error that names an unknown command (as commander's own usage errors are 1). */
+const EXIT_UNKNOWN_COMMAND = 2;
+
+function integerOption(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}].`);
+    const parsed = Number(value);
+    if (parsed < min || parsed > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}].`);
+    return parsed;
+  };
 }
 
-export const processIo: CliIo = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
+function offsetOption(value: string): bigint {
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected an offset (an integer; negative counts back from the end).');
+  return BigInt(value.trim());
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Reports unknown subcommands of `command` with the nearest known one. */
+function suggestUnknownCommands(command: Command, io: CliIo): void {
+  command.on('command:*', (operands: string[]) => {
+    const unknown = operands[0] ?? '';
+    const known = command.commands.map((sub) => sub.name());
+    const suggestion = nearest(unknown, known);
+    const name = command.parent === null ? 'defter' : `defter ${command.name()}`;
+    io.err(
+      `${name}: unknown command '${unknown}'.` + (suggestion === undefined ? ` Known commands: ${known.join(', ')}.` : ` Did you mean '${suggestion}'?`),
+    );
+    process.exitCode = EXIT_UNKNOWN_COMMAND;
+  });
+}
 
 export function createProgram(io: CliIo = processIo): Command {
+  const bootstrapDefault = io.env[BOOTSTRAP_SERVER_ENV] ?? BOOTSTRAP_SERVER_DEFAULT;
+  const bootstrapOption = ['-b, --bootstrap-server <host:port>', `the broker to talk to (env ${BOOTSTRAP_SERVER_ENV})`, bootstrapDefault] as const;
+
   const program = new Command('defter')
     .description('defter: a partitioned, append-only log that speaks the Apache Kafka protocol.')
     .showSuggestionAfterError(false)
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .configureOutput({
+      writeOut: (text) => io.out(text.trimEnd()),
+      writeErr: (text) => io.err(text.trimEnd()),
+      outputError: (text, write) => write(`defter: ${text.replace(/^error: /, '')}`),
+    })
     .exitOverride();
 
   program
-    .command('start')
-    .description('open a data directory with the storage engine: lock it, recover every partition, run retention and compaction until stopped')
-    .option('-d, --data-dir <dir>', 'the data directory', './data')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-    .action(async (options: { dataDir: string; logLevel: string }) => {
-      await runStorageNode({ dataDir: options.dataDir, logLevel: options.logLevel, io });
+    .command('broker')
+    .description('run a broker in the foreground on a data directory (Ctrl-C stops it gracefully)')
+    .option('-d, --data-dir <dir>', 'the data directory (log.dirs; default ./data)')
+    .option('-p, --port <n>', 'the port to listen on (default 9092; 0 picks a free one)', integerOption(0, 65_535))
+    .option('--host <host>', 'the address to listen on (default 127.0.0.1)')
+    .option('-c, --config <file>', 'a defter.config.json or defter.config.ts (default: one in the working directory, if present)')
+    .option('--set <key=value>', "any setting by Kafka's name, e.g. --set log.retention.hours=24 (repeatable)", collect, [])
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', io.env.DEFTER_LOG_LEVEL ?? 'info')
+    .action(async (options: { dataDir?: string; port?: number; host?: string; config?: string; set: string[]; logLevel: string }) => {
+      const settings: Record<string, string> = {};
+      for (const pair of options.set) {
+        const at = pair.indexOf('=');
+        if (at <= 0) throw new Error(`--set expects key=value, got '${pair}'`);
+        settings[pair.slice(0, at).trim()] = pair.slice(at + 1);
+      }
+      await runBrokerCommand({
+        ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+        ...(options.port === undefined ? {} : { port: options.port }),
+        ...(options.host === undefined ? {} : { host: options.host }),
+        ...(options.config === undefined ? {} : { config: options.config }),
+        settings,
+        logLevel: options.logLevel,
+        env: io.env,
+        io,
+      });
     });
+
+  const topics = program.command('topics').description('list, create, describe, alter and delete topics');
+  topics
+    .command('list')
+    .description('the names of every topic')
+    .option(...bootstrapOption)
+    .action(async (options: { bootstrapServer: string }) => listTopics({ bootstrapServer: options.bootstrapServer, io }));
+  topics
+    .command('create')
+    .description('create a topic')
+    .argument('<topic>')
+    .option('--partitions <n>', 'number of partitions (default: the broker num.partitions)', integerOption(1, 0x7fffffff))
+    .option('--replication-factor <n>', 'replicas per partition (default: the broker default.replication.factor)', integerOption(1, 32_767))
+    .option('--config <key=value>', 'a topic config, e.g. retention.ms=86400000 (repeatable)', collect, [])
+    .option(...bootstrapOption)
+    .action(async (topic: string, options: { partitions?: number; replicationFactor?: number; config: string[]; bootstrapServer: string }) =>
+      createTopic({ bootstrapServer: options.bootstrapServer, io }, topic, {
+        config: options.config,
+        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+        ...(options.replicationFactor === undefined ? {} : { replicationFactor: options.replicationFactor }),
+      }),
+    );
+  topics
+    .command('describe')
+    .description("a topic's partitions, their offsets, and its configs")
+    .argument('<topic>')
+    .option('--all-configs', 'every config value, not only the overrides', false)
+    .option(...bootstrapOption)
+    .action(async (topic: string, options: { allConfigs: boolean; bootstrapServer: string }) =>
+      describeTopic({ bootstrapServer: options.bootstrapServer, io }, topic, { allConfigs: options.allConfigs }),
+    );
+  topics
+    .command('alter')
+    .description("change a topic's configs (only those named) or grow its partitions")
+    .argument('<topic>')
+    .option('--config <key=value>', 'set a topic config (repeatable)', collect, [])
+    .option('--delete-config <key>', 'remove an override, back to the default (repeatable)', collect, [])
+    .option('--partitions <n>', 'the new total number of partitions', integerOption(1, 0x7fffffff))
+    .option(...bootstrapOption)
+    .action(async (topic: string, options: { config: string[]; deleteConfig: string[]; partitions?: number; bootstrapServer: string }) =>
+      alterTopic({ bootstrapServer: options.bootstrapServer, io }, topic, {
+        config: options.config,
+        deleteConfig: options.deleteConfig,
+        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      }),
+    );
+  topics
+    .command('delete')
+    .description('delete a topic and its data')
+    .argument('<topic>')
+    .option(...bootstrapOption)
+    .action(async (topic: string, options: { bootstrapServer: string }) => deleteTopic({ bootstrapServer: options.bootstrapServer, io }, topic));
+  suggestUnknownCommands(topics, io);
+
+  program
+    .command('produce')
+    .description('send each line of standard input as a record')
+    .argument('<topic>')
+    .option('-K, --key-separator <sep>', 'the text before the first <sep> on a line is its key')
+    .option('--partition <n>', 'send every record to this partition', integerOption(0, 0x7fffffff))
+    .option('--acks <acks>', 'acknowledgements to wait for: 0, 1, -1 or all', '1')
+    .option('-H, --header <key=value>', 'a header on every record (repeatable)', collect, [])
+    .option('-z, --compression <codec>', Object.keys(COMPRESSION_NAMES).join(', '), 'none')
+    .option('--batch-records <n>', 'records per request', integerOption(1, 1_000_000), 1000)
+    .option('--batch-bytes <n>', 'bytes per request (approximate)', integerOption(1, 0x7fffffff), 16 * 1024)
+    .option('-q, --quiet', 'no progress and no summary on stderr', false)
+    .option(...bootstrapOption)
+    .action(
+      async (
+        topic: string,
+        options: {
+          keySeparator?: string;
+          partition?: number;
+          acks: string;
+          header: string[];
+          compression: string;
+          batchRecords: number;
+          batchBytes: number;
+          quiet: boolean;
+          bootstrapServer: string;
+        },
+      ) => {
+        await produce(topic, {
+          bootstrapServer: options.bootstrapServer,
+          io,
+          acks: options.acks,
+          headers: options.header,
+          compression: options.compression,
+          batchRecords: options.batchRecords,
+          batchBytes: options.batchBytes,
+          quiet: options.quiet,
+          ...(options.keySeparator === undefined ? {} : { keySeparator: options.keySeparator }),
+          ...(options.partition === undefined ? {} : { partition: options.partition }),
+        });
+      },
+    );
+
+  program
+    .command('consume')
+    .description('print records of a topic (from the end, unless told where to start)')
+    .argument('<topic>')
+    .option('--from-beginning', 'start at the earliest offset of each partition', false)
+    .option('-o, --offset <n>', 'start at this offset (negative: this many before the end)', offsetOption)
+    .option('--partition <n>', 'read only this partition', integerOption(0, 0x7fffffff))
+    .option('-n, --max-messages <n>', 'stop after this many records', integerOption(1))
+    .option('-e, --exit-at-end', 'stop once every partition has been read to its end', false)
+    .option('-f, --format <format>', 'placeholders %k key, %v value, %p partition, %o offset, %t timestamp, %h headers, %s topic', '%v')
+    .option('-q, --quiet', 'no progress and no summary on stderr', false)
+    .option(...bootstrapOption)
+    .action(
+      async (
+        topic: string,
+        options: {
+          fromBeginning: boolean;
+          offset?: bigint;
+          partition?: number;
+          maxMessages?: number;
+          exitAtEnd: boolean;
+          format: string;
+          quiet: boolean;
+          bootstrapServer: string;
+        },
+      ) => {
+        await consume(topic, {
+          bootstrapServer: options.bootstrapServer,
+          io,
+          fromBeginning: options.fromBeginning,
+          exitAtEnd: options.exitAtEnd,
+          format: options.format,
+          quiet: options.quiet,
+          ...(options.offset === undefined ? {} : { offset: options.offset }),
+          ...(options.partition === undefined ? {} : { partition: options.partition }),
+          ...(options.maxMessages === undefined ? {} : { maxMessages: options.maxMessages }),
+        });
+      },
+    );
+
+  program
+    .command('offsets')
+    .description('the earliest and latest offset of each partition of a topic')
+    .argument('<topic>')
+    .option('--partition <n>', 'only this partition', integerOption(0, 0x7fffffff))
+    .option(...bootstrapOption)
+    .action(async (topic: string, options: { partition?: number; bootstrapServer: string }) =>
+      printOffsets(topic, { bootstrapServer: options.bootstrapServer, io, ...(options.partition === undefined ? {} : { partition: options.partition }) }),
+    );
 
   program
     .command('dump-log')
@@ -45,12 +249,7 @@ export function createProgram(io: CliIo = processIo): Command {
       if (invalid) process.exitCode = 1;
     });
 
-  program.on('command:*', (operands: string[]) => {
-    const unknown = operands[0] ?? '';
-    const known = program.commands.map((command) => command.name());
-    io.err(`defter: unknown command '${unknown}'. Did you mean '${closest(unknown, known)}'?`);
-    process.exitCode = 2;
-  });
+  suggestUnknownCommands(program, io);
   return program;
 }
 
@@ -64,7 +263,13 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       if (error.exitCode !== 0) process.exitCode = error.exitCode;
       return;
     }
-    io.err(`defter: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`defter: ${sentence(error instanceof Error ? error.message : String(error))}`);
     process.exitCode = 1;
   }
+}
+
+/** Ends a message with one full stop (or its own ? or !). */
+function sentence(message: string): string {
+  const trimmed = message.trim();
+  return /[.?!]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }
