@@ -42,10 +42,11 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const { log: logOverrides, clock = systemClock, logger: givenLogger, logLevel, ...brokerOverrides } = options;
+  const merged = { ...defaultBrokerConfig, ...withoutUndefined(brokerOverrides) };
+  // message.max.bytes is the broker's name for the topics' default max.message.bytes: one value.
   const config: BrokerConfig = {
-    ...defaultBrokerConfig,
-    ...withoutUndefined(brokerOverrides),
-    log: { ...defaultBrokerConfig.log, ...logOverrides },
+    ...merged,
+    log: { ...defaultBrokerConfig.log, maxMessageBytes: merged.messageMaxBytes, ...logOverrides },
   };
   config.dataDir = resolve(config.dataDir);
   const logger = givenLogger ?? pino({ level: logLevel ?? 'warn', base: { nodeId: config.nodeId } }, pino.destination(2));
@@ -108,8 +109,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       context,
       close: () => {
         closing ??= (async () => {
-          await runningServer.close(config.shutdownTimeoutMs);
+          // Waiting fetches are answered first, so that no long poll holds up the connections' drain.
           await runningReplicaManager.close();
+          await runningServer.close(config.shutdownTimeoutMs);
           await logManager.close();
           await metadata.close();
           logger.info({ dataDir: config.dataDir }, 'broker stopped');

@@ -1,10 +1,34 @@
 import type { ApiHandler } from './handler.js';
 import { apiVersionsHandler } from '../handlers/api-versions.js';
+import { produceHandler } from '../handlers/produce.js';
+import { fetchHandler } from '../handlers/fetch.js';
+import { listOffsetsHandler } from '../handlers/list-offsets.js';
+import { deleteRecordsHandler } from '../handlers/delete-records.js';
+import { metadataHandler } from '../handlers/metadata.js';
+import { createTopicsHandler } from '../handlers/create-topics.js';
+import { deleteTopicsHandler } from '../handlers/delete-topics.js';
+import { describeConfigsHandler } from '../handlers/describe-configs.js';
+import { alterConfigsHandler } from '../handlers/alter-configs.js';
+import { createPartitionsHandler } from '../handlers/create-partitions.js';
+import { incrementalAlterConfigsHandler } from '../handlers/incremental-alter-configs.js';
+import { describeClusterHandler } from '../handlers/describe-cluster.js';
 
 /**
  * Every API this broker serves, one module per API key under `handlers/`. Add a handler here and
  * it is served and advertised in ApiVersions.
  */
 export const allHandlers: ReadonlyArray<ApiHandler<never>> = [
+  produceHandler,
+  fetchHandler,
+  listOffsetsHandler,
+  metadataHandler,
   apiVersionsHandler,
+  createTopicsHandler,
+  deleteTopicsHandler,
+  deleteRecordsHandler,
+  describeConfigsHandler,
+  alterConfigsHandler,
+  createPartitionsHandler,
+  incrementalAlterConfigsHandler,
+  describeClusterHandler,
 ] as ReadonlyArray<unknown> as ReadonlyArray<ApiHandler<never>>;
