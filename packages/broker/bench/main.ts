@@ -4,7 +4,8 @@
  * - produce and consume throughput of 100-byte records into one partition and into eight, with
  *   librdkafka (kcat) and with kafkajs as the client;
  * - produce latency (p50/p99) at a fixed 10,000 records/s with acks=all (confluent-kafka-python);
- * - PartitionLog appends of batches of the same records, in-process, as the ceiling.
+ * - PartitionLog appends of batches of the same records, in-process, as the ceiling;
+ * - consumer groups (groups.ts): formation and rebalance times, offset commits per second.
  *
  * The broker runs in its own process (its own event loop); the clients run in this one or in their
  * own processes. Everything is on loopback.
@@ -23,7 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { encodeRecordBatch } from '@defter/protocol';
 import { PartitionLog, defaultLogConfig } from '@defter/log';
+import { benchmarkGroups, printGroupReport } from './groups.js';
 
+import { rawProduce } from './raw-producer.js';
 const quick = process.argv.includes('--quick');
 const RECORDS = quick ? 100_000 : 1_000_000;
 const VALUE_BYTES = 100;
@@ -228,10 +231,19 @@ async function main(): Promise<void> {
     const storage = await storageAppends(root);
     rows.push(storage);
 
-    const started = await startBrokerProcess(brokerDir, ['rdk-1:1', 'rdk-8:8', 'kjs-1:1', 'kjs-8:8', 'latency:1']);
+    const started = await startBrokerProcess(brokerDir, ['raw-1:1', 'raw-8:8', 'rdk-1:1', 'rdk-8:8', 'kjs-1:1', 'kjs-8:8', 'latency:1']);
     broker = started.child;
     const { bootstrap } = started;
     const brokerPid = started.child.pid;
+
+    const [host, port] = bootstrap.split(':') as [string, string];
+    for (const [topic, partitions] of [['raw-1', 1], ['raw-8', 8]] as const) {
+      const measured = await withBrokerCpu(brokerPid, async () => {
+        const result = await rawProduce(host, Number(port), topic, partitions, RECORDS, VALUE_BYTES);
+        return { scenario: `produce, ${topic}`, client: 'pre-encoded Produce requests, 1000/batch, acks=1, 4 connections × 8 in flight', records: result.records, seconds: result.seconds };
+      });
+      rows.push(measured);
+    }
 
     if (hasKcat()) {
       const valuesFile = join(root, 'values.txt');
@@ -256,6 +268,7 @@ async function main(): Promise<void> {
     else notes.push('confluent-kafka-python is not installed: no latency figures (apt-get install python3-confluent-kafka).');
 
     printReport(rows, storage, latency, notes);
+    printGroupReport(await benchmarkGroups({ root, quick }));
   } finally {
     if (broker !== undefined && broker.exitCode === null) {
       broker.kill('SIGTERM');
@@ -299,6 +312,14 @@ function printReport(rows: readonly Measurement[], storage: Measurement, latency
         `(≥ ${format(TARGET_LIBRDKAFKA_RECORDS_PER_S)}: ${rate >= TARGET_LIBRDKAFKA_RECORDS_PER_S ? 'met' : 'MISSED'}); ` +
         `${Math.round((100 * rate) / storageRate)}% of the storage engine's rate ` +
         `(≥ ${100 * TARGET_SHARE_OF_STORAGE}%: ${rate >= TARGET_SHARE_OF_STORAGE * storageRate ? 'met' : 'MISSED'}).`,
+    );
+  }
+  const rawOnePartition = rows.find((row) => row.scenario === 'produce, raw-1');
+  if (rawOnePartition !== undefined) {
+    const share = recordsPerSecond(rawOnePartition) / storageRate;
+    console.log(
+      `Broker capacity through the network (pre-encoded requests, one partition): ${Math.round(100 * share)}% of the storage engine's rate ` +
+        `(≥ ${100 * TARGET_SHARE_OF_STORAGE}%: ${share >= TARGET_SHARE_OF_STORAGE ? 'met' : 'MISSED'}).`,
     );
   }
   for (const note of notes) console.log(`Note: ${note}`);

@@ -9,6 +9,8 @@ import { MetadataStore } from './metadata/metadata-store.js';
 import { RequestProcessor } from './network/request-processor.js';
 import { SocketServer } from './network/socket-server.js';
 import { ReplicaManager } from './replica/replica-manager.js';
+import { GroupCoordinator } from './group/group-coordinator.js';
+import { OffsetStore } from './group/offset-store.js';
 
 export interface StartBrokerOptions extends Partial<Omit<BrokerConfig, 'log'>> {
   /** Topic-level defaults on top of Kafka's (`retentionMs`, `segmentBytes`, …). */
@@ -62,10 +64,20 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     cleanerIntervalMs: config.logCleanerBackoffMs,
   });
   let replicaManager: ReplicaManager | undefined;
+  let offsetStore: OffsetStore | undefined;
+  let groupCoordinator: GroupCoordinator | undefined;
   let server: SocketServer | undefined;
   try {
     await metadata.attach(logManager);
     replicaManager = new ReplicaManager({ logManager, metadata, config, clock, logger });
+    offsetStore = await OffsetStore.open({ logManager, metadata, config, clock, logger });
+    groupCoordinator = new GroupCoordinator({ config, clock, logger, offsets: offsetStore });
+    const coordinator = groupCoordinator;
+    // offsets.retention.minutes applies only to groups without members.
+    offsetStore.startExpiry((groupId) => {
+      const state = coordinator.groupState(groupId);
+      return state === undefined || state === 'Empty' || state === 'Dead';
+    });
     const registry = new ApiRegistry(allHandlers);
     let listener: { host: string; port: number } | undefined;
     const context: BrokerContext = {
@@ -75,6 +87,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       logManager,
       metadata,
       replicaManager,
+      groupCoordinator,
+      offsetStore,
       advertisedListener: () => {
         if (listener === undefined) throw new Error('the listener is not bound yet');
         return listener;
@@ -99,6 +113,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
 
     const runningServer = server;
     const runningReplicaManager = replicaManager;
+    const runningGroupCoordinator = groupCoordinator;
+    const runningOffsetStore = offsetStore;
     let closing: Promise<void> | undefined;
     return {
       host: listener.host,
@@ -109,9 +125,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       context,
       close: () => {
         closing ??= (async () => {
-          // Waiting fetches are answered first, so that no long poll holds up the connections' drain.
+          // Waiting fetches and joins are answered first, so that no long poll holds up the drain.
           await runningReplicaManager.close();
+          await runningGroupCoordinator.close();
           await runningServer.close(config.shutdownTimeoutMs);
+          await runningOffsetStore.close();
           await logManager.close();
           await metadata.close();
           logger.info({ dataDir: config.dataDir }, 'broker stopped');
@@ -121,6 +139,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     };
   } catch (error) {
     await server?.close(0);
+    await groupCoordinator?.close();
+    await offsetStore?.close();
     await replicaManager?.close();
     await logManager.close();
     await metadata.close();

@@ -381,6 +381,15 @@ const settings: readonly Setting[] = [
   logDefault('log.flush.interval.messages', 'flush.messages'),
   logDefault('log.flush.interval.ms', 'flush.ms'),
   logDefault('log.segment.delete.delay.ms', 'file.delete.delay.ms'),
+  brokerInteger('group.initial.rebalance.delay.ms', 'groupInitialRebalanceDelayMs', 0, INT32_MAX),
+  brokerInteger('group.min.session.timeout.ms', 'groupMinSessionTimeoutMs', 0, INT32_MAX),
+  brokerInteger('group.max.session.timeout.ms', 'groupMaxSessionTimeoutMs', 0, INT32_MAX),
+  brokerInteger('group.max.size', 'groupMaxSize', 1, INT32_MAX),
+  brokerInteger('offsets.topic.num.partitions', 'offsetsTopicNumPartitions', 1, INT32_MAX),
+  brokerInteger('offsets.topic.segment.bytes', 'offsetsTopicSegmentBytes', 1, INT32_MAX),
+  brokerInteger('offsets.retention.minutes', 'offsetsRetentionMinutes', 1, INT32_MAX),
+  brokerInteger('offsets.retention.check.interval.ms', 'offsetsRetentionCheckIntervalMs', 1, UNLIMITED),
+  brokerInteger('offset.metadata.max.bytes', 'offsetMetadataMaxBytes', 0, INT32_MAX),
   brokerInteger('shutdownTimeoutMs', 'shutdownTimeoutMs', 0, UNLIMITED),
 ];
 

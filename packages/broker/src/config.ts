@@ -43,6 +43,24 @@ export interface BrokerConfig {
   log: LogConfig;
   /** How long close() waits for in-flight requests before it closes connections anyway. */
   shutdownTimeoutMs: number;
+  /** group.initial.rebalance.delay.ms: how long the first rebalance of an empty group waits for more members. */
+  groupInitialRebalanceDelayMs: number;
+  /** group.min.session.timeout.ms */
+  groupMinSessionTimeoutMs: number;
+  /** group.max.session.timeout.ms */
+  groupMaxSessionTimeoutMs: number;
+  /** group.max.size: members per group. */
+  groupMaxSize: number;
+  /** offsets.topic.num.partitions: partitions of `__consumer_offsets`. */
+  offsetsTopicNumPartitions: number;
+  /** offsets.topic.segment.bytes */
+  offsetsTopicSegmentBytes: number;
+  /** offsets.retention.minutes: committed offsets of a group that has been empty this long expire. */
+  offsetsRetentionMinutes: number;
+  /** offsets.retention.check.interval.ms */
+  offsetsRetentionCheckIntervalMs: number;
+  /** offset.metadata.max.bytes: the longest metadata string an OffsetCommit may carry. */
+  offsetMetadataMaxBytes: number;
 }
 
 export const defaultBrokerConfig: Readonly<BrokerConfig> = Object.freeze({
@@ -65,4 +83,13 @@ export const defaultBrokerConfig: Readonly<BrokerConfig> = Object.freeze({
   logCleanerBackoffMs: 15_000,
   log: { ...defaultLogConfig, maxMessageBytes: 1_048_588 },
   shutdownTimeoutMs: 10_000,
+  groupInitialRebalanceDelayMs: 3_000,
+  groupMinSessionTimeoutMs: 6_000,
+  groupMaxSessionTimeoutMs: 1_800_000,
+  groupMaxSize: 2_147_483_647,
+  offsetsTopicNumPartitions: 50,
+  offsetsTopicSegmentBytes: 104_857_600,
+  offsetsRetentionMinutes: 10_080,
+  offsetsRetentionCheckIntervalMs: 600_000,
+  offsetMetadataMaxBytes: 4_096,
 });

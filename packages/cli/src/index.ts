@@ -7,3 +7,4 @@ export { ClusterClient, CLIENT_VERSIONS, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, t
 export { PartitionFetcher, type FetchPosition, type PartitionFetcherOptions } from './partition-fetcher.js';
 export { compileRecordFormat, type FormattableRecord, type RecordFormatter } from './record-format.js';
 export { nearest, unknownTopicMessage } from './suggest.js';
+export { GroupClient, GROUP_CLIENT_VERSIONS, decodeConsumerAssignment, type GroupDescription, type GroupListing, type GroupMember, type GroupOffset, type TopicPartitions } from './group-client.js';

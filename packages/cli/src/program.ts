@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { runBrokerCommand } from './broker-command.js';
 import { consume } from './consume-command.js';
 import { dumpFile } from './dump-log.js';
+import { deleteGroups, describeGroup, listGroups, parseDateTime, resetOffsets, type OffsetResetTarget } from './groups-command.js';
 import { processIo, type CliIo } from './io.js';
 import { BOOTSTRAP_SERVER_DEFAULT, BOOTSTRAP_SERVER_ENV } from './kafkajs-client.js';
 import { printOffsets } from './offsets-command.js';
@@ -26,6 +27,14 @@ function integerOption(min: number, max = Number.MAX_SAFE_INTEGER): (value: stri
 function offsetOption(value: string): bigint {
   if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError('expected an offset (an integer; negative counts back from the end).');
   return BigInt(value.trim());
+}
+
+function parseDateTimeOption(value: string): bigint {
+  try {
+    return parseDateTime(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -140,6 +149,55 @@ export function createProgram(io: CliIo = processIo): Command {
     .option(...bootstrapOption)
     .action(async (topic: string, options: { bootstrapServer: string }) => deleteTopic({ bootstrapServer: options.bootstrapServer, io }, topic));
   suggestUnknownCommands(topics, io);
+
+  const groups = program.command('groups').description('list, describe (offsets, lag, owners), delete consumer groups and reset their offsets');
+  groups
+    .command('list')
+    .description('the ids of every consumer group')
+    .option('--state', 'also print each group\'s state and protocol type', false)
+    .option(...bootstrapOption)
+    .action(async (options: { state: boolean; bootstrapServer: string }) => listGroups({ bootstrapServer: options.bootstrapServer, io }, { state: options.state }));
+  groups
+    .command('describe')
+    .description("a group's state and members, and per partition its committed offset, log end offset, lag and owner")
+    .argument('<group>')
+    .option(...bootstrapOption)
+    .action(async (group: string, options: { bootstrapServer: string }) => describeGroup({ bootstrapServer: options.bootstrapServer, io }, group));
+  groups
+    .command('delete')
+    .description('delete groups that have no members, with their committed offsets')
+    .argument('<groups...>')
+    .option(...bootstrapOption)
+    .action(async (ids: string[], options: { bootstrapServer: string }) => deleteGroups({ bootstrapServer: options.bootstrapServer, io }, ids));
+  groups
+    .command('reset-offsets')
+    .description("move an inactive group's committed offsets (a dry run unless --execute)")
+    .argument('<group>')
+    .option('--topic <topic>', 'TOPIC, or TOPIC:P1,P2 for some partitions (repeatable)', collect, [])
+    .option('--to-earliest', 'to the log start offset')
+    .option('--to-latest', 'to the log end offset')
+    .option('--to-datetime <iso>', 'to the first record at or after this time (ISO 8601)', parseDateTimeOption)
+    .option('--to-offset <n>', 'to this offset (kept within the log)', offsetOption)
+    .option('--shift-by <n>', 'by this many from the committed offset (negative: back)', offsetOption)
+    .option('--execute', 'commit the new offsets (without it, only print them)', false)
+    .option(...bootstrapOption)
+    .action(
+      async (
+        group: string,
+        options: { topic: string[]; toEarliest?: true; toLatest?: true; toDatetime?: bigint; toOffset?: bigint; shiftBy?: bigint; execute: boolean; bootstrapServer: string },
+      ) => {
+        const targets: OffsetResetTarget[] = [
+          ...(options.toEarliest === true ? [{ kind: 'earliest' } as const] : []),
+          ...(options.toLatest === true ? [{ kind: 'latest' } as const] : []),
+          ...(options.toDatetime === undefined ? [] : [{ kind: 'datetime', timestampMs: options.toDatetime } as const]),
+          ...(options.toOffset === undefined ? [] : [{ kind: 'offset', offset: options.toOffset } as const]),
+          ...(options.shiftBy === undefined ? [] : [{ kind: 'shift', by: options.shiftBy } as const]),
+        ];
+        if (targets.length !== 1) throw new Error('give exactly one of --to-earliest, --to-latest, --to-datetime, --to-offset or --shift-by');
+        await resetOffsets({ bootstrapServer: options.bootstrapServer, io }, group, { topics: options.topic, target: targets[0]!, execute: options.execute });
+      },
+    );
+  suggestUnknownCommands(groups, io);
 
   program
     .command('produce')

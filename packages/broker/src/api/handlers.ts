@@ -12,6 +12,17 @@ import { alterConfigsHandler } from '../handlers/alter-configs.js';
 import { createPartitionsHandler } from '../handlers/create-partitions.js';
 import { incrementalAlterConfigsHandler } from '../handlers/incremental-alter-configs.js';
 import { describeClusterHandler } from '../handlers/describe-cluster.js';
+import { offsetCommitHandler } from '../handlers/offset-commit.js';
+import { offsetFetchHandler } from '../handlers/offset-fetch.js';
+import { offsetDeleteHandler } from '../handlers/offset-delete.js';
+import { findCoordinatorHandler } from '../handlers/find-coordinator.js';
+import { joinGroupHandler } from '../handlers/join-group.js';
+import { heartbeatHandler } from '../handlers/heartbeat.js';
+import { leaveGroupHandler } from '../handlers/leave-group.js';
+import { syncGroupHandler } from '../handlers/sync-group.js';
+import { describeGroupsHandler } from '../handlers/describe-groups.js';
+import { listGroupsHandler } from '../handlers/list-groups.js';
+import { deleteGroupsHandler } from '../handlers/delete-groups.js';
 
 /**
  * Every API this broker serves, one module per API key under `handlers/`. Add a handler here and
@@ -22,6 +33,15 @@ export const allHandlers: ReadonlyArray<ApiHandler<never>> = [
   fetchHandler,
   listOffsetsHandler,
   metadataHandler,
+  offsetCommitHandler,
+  offsetFetchHandler,
+  findCoordinatorHandler,
+  joinGroupHandler,
+  heartbeatHandler,
+  leaveGroupHandler,
+  syncGroupHandler,
+  describeGroupsHandler,
+  listGroupsHandler,
   apiVersionsHandler,
   createTopicsHandler,
   deleteTopicsHandler,
@@ -29,6 +49,8 @@ export const allHandlers: ReadonlyArray<ApiHandler<never>> = [
   describeConfigsHandler,
   alterConfigsHandler,
   createPartitionsHandler,
+  deleteGroupsHandler,
   incrementalAlterConfigsHandler,
+  offsetDeleteHandler,
   describeClusterHandler,
 ] as ReadonlyArray<unknown> as ReadonlyArray<ApiHandler<never>>;
