@@ -1,4 +1,4 @@
-import { ApiKey, DecodeError, ErrorCode, Reader } from '@defter/protocol';
+import { ApiKey, ConsumerProtocolAssignmentSchema, DecodeError, ErrorCode, decodeVersionedData } from '@defter/protocol';
 import type { ClusterClient } from './cluster-client.js';
 import { KafkaProtocolError, type KafkaConnection } from './kafka-connection.js';
 
@@ -65,30 +65,15 @@ export interface GroupOffset {
 }
 
 /**
- * Decodes a member's assignment as the consumer protocol carries it (ConsumerProtocolAssignment,
- * never flexible):
- *
- *   Assignment => version:int16 assigned_partitions:[topic:string partitions:[int32]] user_data:nullable_bytes
- *
- * Only the partitions are read: later versions append fields, which a reader may ignore (the Java
- * client reads newer versions the same way). Empty bytes are "no partitions" (some clients send
- * them). Throws only `DecodeError`.
+ * Decodes a member's assignment as the consumer protocol carries it (ConsumerProtocolAssignment:
+ * an int16 version, then the struct at that version; newer versions only append fields, which are
+ * ignored). Only the partitions are kept, sorted. Empty bytes are "no partitions" (some clients
+ * send them). Throws only `DecodeError`.
  */
 export function decodeConsumerAssignment(bytes: Buffer): TopicPartitions[] {
   if (bytes.length === 0) return [];
-  const reader = new Reader(bytes);
-  const version = reader.int16();
-  if (version < 0) throw new DecodeError(`ConsumerProtocolAssignment version ${version} is negative`, 0, 'version');
-  const topicCount = reader.arrayLength(6) ?? 0;
-  const assigned: TopicPartitions[] = [];
-  for (let i = 0; i < topicCount; i++) {
-    const topic = reader.string();
-    const partitionCount = reader.arrayLength(4) ?? 0;
-    const partitions: number[] = [];
-    for (let j = 0; j < partitionCount; j++) partitions.push(reader.int32());
-    assigned.push({ topic, partitions: partitions.sort((a, b) => a - b) });
-  }
-  return assigned;
+  const { data } = decodeVersionedData(ConsumerProtocolAssignmentSchema, bytes);
+  return data.assignedPartitions.map(({ topic, partitions }) => ({ topic, partitions: partitions.sort((a, b) => a - b) }));
 }
 
 export class GroupClient {

@@ -12,6 +12,8 @@ export { compress, decompress, DECOMPRESSED_BYTES_MAX_DEFAULT, snappyCompressRaw
 export type * from './schema/types.js';
 export { encodeMessage, writeMessage, decodeMessage, isVersionSupported } from './schema/codec.js';
 export { EncodeError } from './schema/encode-error.js';
+export { encodeVersionedData, decodeVersionedData } from './embedded-message.js';
+export type { VersionedData } from './embedded-message.js';
 export { parseVersionRange, versionInRange } from './schema/versions.js';
 export type { VersionBounds } from './schema/versions.js';
 export * from './generated/index.js';

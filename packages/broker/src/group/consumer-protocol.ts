@@ -1,21 +1,12 @@
-import { DecodeError, Reader, Writer } from '@defter/protocol';
+import { ConsumerProtocolAssignmentSchema, ConsumerProtocolSubscriptionSchema, decodeVersionedData, encodeVersionedData } from '@defter/protocol';
 
 /*
  * The "consumer" embedded protocol (ConsumerProtocolSubscription / ConsumerProtocolAssignment,
- * versions 0-3, never flexible): the bytes consumers put in JoinGroup metadata and SyncGroup
- * assignments. The coordinator treats them as opaque except in three places: it reads the
- * subscribed topics (OffsetDelete must not delete offsets of a topic a Stable group consumes),
- * it hands out a valid empty assignment instead of zero bytes (some clients cannot decode those),
- * and tools show which member owns which partition.
- *
- *   Subscription => version:int16 topics:[string] user_data:nullable_bytes
- *                   owned_partitions:[topic:string partitions:[int32]] (v1+)
- *                   generation_id:int32 (v2+) rack_id:nullable_string (v3+)
- *   Assignment   => version:int16 assigned_partitions:[topic:string partitions:[int32]]
- *                   user_data:nullable_bytes
- *
- * Newer versions only append fields, so a reader stops after the fields it knows: that is how
- * the Java client reads versions newer than its own.
+ * generated from their specs and read by `decodeVersionedData`): the bytes consumers put in
+ * JoinGroup metadata and SyncGroup assignments. The coordinator treats them as opaque except in
+ * three places: it reads the subscribed topics (OffsetDelete must not delete offsets of a topic a
+ * Stable group consumes), it hands out a valid empty assignment instead of zero bytes (some clients
+ * cannot decode those), and tools show which member owns which partition.
  */
 
 /** The protocol type consumers join with. */
@@ -42,58 +33,22 @@ export interface ConsumerAssignment {
 
 /** Decodes a member's subscription. Throws only `DecodeError`. */
 export function decodeConsumerSubscription(bytes: Buffer): ConsumerSubscription {
-  const reader = new Reader(bytes);
-  const version = readVersion(reader);
-  const topicCount = reader.arrayLength(2) ?? 0;
-  const topics: string[] = [];
-  for (let i = 0; i < topicCount; i++) topics.push(reader.string());
-  const userData = reader.nullableBytes();
-  const ownedPartitions = version >= 1 ? readTopicPartitions(reader) : [];
-  return { version, topics, userData, ownedPartitions };
+  const { version, data } = decodeVersionedData(ConsumerProtocolSubscriptionSchema, bytes);
+  return { version, topics: data.topics, userData: data.userData, ownedPartitions: data.ownedPartitions ?? [] };
 }
 
 /** Decodes an assignment. Throws only `DecodeError`. */
 export function decodeConsumerAssignment(bytes: Buffer): ConsumerAssignment {
-  const reader = new Reader(bytes);
-  const version = readVersion(reader);
-  const assignedPartitions = readTopicPartitions(reader);
-  const userData = reader.nullableBytes();
-  return { version, assignedPartitions, userData };
+  const { version, data } = decodeVersionedData(ConsumerProtocolAssignmentSchema, bytes);
+  return { version, assignedPartitions: data.assignedPartitions, userData: data.userData };
 }
 
 /** Encodes an assignment at version 0 (what every client reads). */
 export function encodeConsumerAssignment(assignment: Omit<ConsumerAssignment, 'version'>): Buffer {
-  const writer = new Writer();
-  writer.int16(0);
-  writer.arrayLength(assignment.assignedPartitions.length);
-  for (const { topic, partitions } of assignment.assignedPartitions) {
-    writer.string(topic);
-    writer.arrayLength(partitions.length);
-    for (const partition of partitions) writer.int32(partition);
-  }
-  writer.nullableBytes(assignment.userData);
-  return writer.finish();
+  // The generated data types are mutable; the codec only reads them.
+  const assignedPartitions = assignment.assignedPartitions.map(({ topic, partitions }) => ({ topic, partitions: [...partitions] }));
+  return encodeVersionedData(ConsumerProtocolAssignmentSchema, 0, { assignedPartitions, userData: assignment.userData });
 }
 
 /** An assignment of nothing, as the Java client encodes it: sent instead of zero bytes. */
 export const EMPTY_CONSUMER_ASSIGNMENT: Buffer = encodeConsumerAssignment({ assignedPartitions: [], userData: null });
-
-function readVersion(reader: Reader): number {
-  const at = reader.position;
-  const version = reader.int16();
-  if (version < 0) throw new DecodeError(`invalid consumer protocol version ${version}`, at, 'version');
-  return version;
-}
-
-function readTopicPartitions(reader: Reader): ConsumerTopicPartitions[] {
-  const topicCount = reader.arrayLength(6) ?? 0;
-  const result: ConsumerTopicPartitions[] = [];
-  for (let i = 0; i < topicCount; i++) {
-    const topic = reader.string();
-    const partitionCount = reader.arrayLength(4) ?? 0;
-    const partitions: number[] = [];
-    for (let j = 0; j < partitionCount; j++) partitions.push(reader.int32());
-    result.push({ topic, partitions });
-  }
-  return result;
-}

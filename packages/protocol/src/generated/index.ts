@@ -178,6 +178,8 @@ export * from './messages/read-share-group-state.js';
 export * from './messages/write-share-group-state.js';
 export * from './messages/delete-share-group-state.js';
 export * from './messages/read-share-group-state-summary.js';
+export * from './data/consumer-protocol-assignment.js';
+export * from './data/consumer-protocol-subscription.js';
 import type { ProduceRequest, ProduceResponse } from './messages/produce.js';
 import type { FetchRequest, FetchResponse } from './messages/fetch.js';
 import type { ListOffsetsRequest, ListOffsetsResponse } from './messages/list-offsets.js';

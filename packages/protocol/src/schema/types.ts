@@ -72,10 +72,11 @@ export type FieldSchema = PrimitiveFieldSchema | StructFieldSchema | PrimitiveAr
 
 /** `T` is the TypeScript type of the message's data; it exists only for type inference. */
 export interface MessageSchema<T = unknown> {
-  /** e.g. `FetchRequest`. */
+  /** e.g. `FetchRequest`, or `ConsumerProtocolSubscription` for a data message. */
   readonly name: string;
-  readonly apiKey: number;
-  readonly type: 'request' | 'response';
+  /** Absent from data messages (bytes embedded in other messages, e.g. JoinGroup's metadata), which are not APIs. */
+  readonly apiKey?: number;
+  readonly type: 'request' | 'response' | 'data';
   readonly validVersions: VersionRange;
   readonly flexibleVersions: VersionRange;
   readonly fields: readonly FieldSchema[];
