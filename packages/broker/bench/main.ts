@@ -2,7 +2,7 @@
  * The broker through the network, beside the storage engine's own append rate, in one run:
  *
  * - produce and consume throughput of 100-byte records into one partition and into eight, with
- *   librdkafka (kcat) and with kafkajs as the client;
+ *   librdkafka (kcat) and with kafkajs as the client (kafkajs consumes as a group of one);
  * - produce latency (p50/p99) at a fixed 10,000 records/s with acks=all (confluent-kafka-python);
  * - PartitionLog appends of batches of the same records, in-process, as the ceiling;
  * - consumer groups (groups.ts): formation and rebalance times, offset commits per second.
@@ -171,6 +171,44 @@ async function kafkajsProduce(bootstrap: string, topic: string): Promise<Measure
   return { scenario: `produce, ${topic}`, client: `kafkajs, acks=1, ${KAFKAJS_BATCH_RECORDS}/send, ${KAFKAJS_SENDS_IN_FLIGHT} in flight`, records: RECORDS, seconds };
 }
 
+/** kafkajs fetch sizes for the consume row, near what the kcat row asks for (fetch.max.bytes=50 MiB). */
+const KAFKAJS_FETCH_PARTITION_BYTES_MAX = 10_485_760;
+const KAFKAJS_FETCH_BYTES_MAX = 52_428_800;
+
+/**
+ * A group of one kafkajs consumer reads `topic` from the beginning with `eachBatch`, until it has
+ * seen `expected` records. Timed from the group join (GROUP_JOIN), so the broker's
+ * group.initial.rebalance.delay.ms (3 s, Kafka's default) is not counted as consuming.
+ */
+async function kafkajsConsume(bootstrap: string, topic: string, expected: number): Promise<Measurement> {
+  const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({
+    groupId: `bench-consume-${topic}`,
+    maxBytesPerPartition: KAFKAJS_FETCH_PARTITION_BYTES_MAX,
+    maxBytes: KAFKAJS_FETCH_BYTES_MAX,
+  });
+  let joinedAt: number | undefined;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joinedAt ??= performance.now()));
+  let seen = 0;
+  let finish: (seconds: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        seen += batch.messages.length;
+        if (seen >= expected) finish((performance.now() - (joinedAt ?? performance.now())) / 1000);
+      },
+    });
+    const seconds = await finished;
+    if (seen !== expected) throw new Error(`kafkajs consumed ${seen} records of ${topic}, expected ${expected}`);
+    return { scenario: `consume, ${topic}`, client: 'kafkajs, group of one, eachBatch (from the group join)', records: expected, seconds };
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // The storage engine alone
 
@@ -254,7 +292,7 @@ async function main(): Promise<void> {
       notes.push('kcat is not installed: the librdkafka rows are missing (apt-get install kcat).');
     }
     for (const topic of ['kjs-1', 'kjs-8']) rows.push(await withBrokerCpu(brokerPid, () => kafkajsProduce(bootstrap, topic)));
-    notes.push('kafkajs consume is not measured: its consumer needs the group APIs (FindCoordinator, JoinGroup, …), which this broker does not serve yet.');
+    rows.push(await withBrokerCpu(brokerPid, () => kafkajsConsume(bootstrap, 'kjs-1', RECORDS)));
     if (hasKcat()) {
       for (const topic of ['kjs-1', 'kjs-8']) {
         const row = await withBrokerCpu(brokerPid, () => kcatConsume(bootstrap, topic, RECORDS));

@@ -155,7 +155,12 @@ test('a group forms over the wire (v0 and v5 members), syncs, is described, list
   t.is(leftB.body.errorCode, ErrorCode.NONE);
   const leftA = await a.request(ApiKey.LeaveGroup, 3, { groupId: 'wire', members: [{ memberId: joinedA.memberId, groupInstanceId: null }, { memberId: 'ghost', groupInstanceId: null }] });
   t.deepEqual(leftA.body.members!.map((m) => m.errorCode), [ErrorCode.NONE, ErrorCode.UNKNOWN_MEMBER_ID]);
-  t.true(await eventually(async () => (await a.request(ApiKey.ListGroups, 0, {})).body.groups.length === 0), 'an empty group without offsets is gone');
+  // As in Kafka, the Empty group keeps its protocol type and stays listed until the periodic cleanup (or DeleteGroups).
+  t.deepEqual((await a.request(ApiKey.ListGroups, 4, {})).body.groups.map((g) => [g.groupId, g.protocolType, g.groupState]), [['wire', 'consumer', 'Empty']]);
+  const describedEmpty = (await a.request(ApiKey.DescribeGroups, 5, { groups: ['wire'], includeAuthorizedOperations: false })).body.groups;
+  t.deepEqual(describedEmpty.map((g) => [g.groupId, g.errorCode, g.groupState, g.protocolType, g.protocolData, g.members.length]), [['wire', ErrorCode.NONE, 'Empty', 'consumer', '', 0]]);
+  t.deepEqual((await a.request(ApiKey.DeleteGroups, 2, { groupsNames: ['wire'] })).body.results, [{ groupId: 'wire', errorCode: ErrorCode.NONE }]);
+  t.deepEqual((await a.request(ApiKey.ListGroups, 0, {})).body.groups, [], 'a deleted group is gone');
   const leaveAgain = await a.request(ApiKey.LeaveGroup, 1, { groupId: 'wire', memberId: joinedA.memberId });
   t.is(leaveAgain.body.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
 });

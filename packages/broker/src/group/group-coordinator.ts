@@ -50,6 +50,8 @@ export interface GroupCoordinatorOptions {
   tickIntervalMs?: number;
   /** Source of the random part of member ids. */
   newUuid?: () => string;
+  /** How often memberless groups without committed offsets are forgotten; `offsets.retention.check.interval.ms` by default. */
+  groupCleanupIntervalMs?: number;
   memberMetadataBytesMax?: number;
 }
 
@@ -72,6 +74,8 @@ export class GroupCoordinator {
   private readonly newUuid: () => string;
   private readonly memberMetadataBytesMax: number;
   private readonly groups = new Map<string, Group>();
+  private readonly groupCleanupIntervalMs: number;
+  private readonly cleanupTimer: DeadlineTimer = { fire: () => this.cleanupGroups() };
   private closed = false;
 
   constructor(options: GroupCoordinatorOptions) {
@@ -86,6 +90,8 @@ export class GroupCoordinator {
     });
     this.newUuid = options.newUuid ?? randomUUID;
     this.memberMetadataBytesMax = options.memberMetadataBytesMax ?? MEMBER_METADATA_BYTES_MAX_DEFAULT;
+    this.groupCleanupIntervalMs = options.groupCleanupIntervalMs ?? options.config.offsetsRetentionCheckIntervalMs;
+    if (!(this.groupCleanupIntervalMs > 0)) throw new RangeError(`groupCleanupIntervalMs must be positive, got ${this.groupCleanupIntervalMs}`);
   }
 
   // ---- JoinGroup ----------------------------------------------------------------------------
@@ -98,6 +104,7 @@ export class GroupCoordinator {
       const protocols = distinctProtocols(params.protocols);
       const isUnknownMember = params.memberId === '';
       let group = this.groups.get(params.groupId);
+      const created = group === undefined;
       if (group === undefined) {
         // A group is created only by a member without an id: a known id for an unknown group is stale.
         if (!isUnknownMember) return resolve(joinError(params.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
@@ -113,7 +120,10 @@ export class GroupCoordinator {
         this.joinKnownMember(group, params, protocols, resolve);
       }
       if (group.is('PreparingRebalance')) this.tryCompleteJoin(group);
-      this.dropIfUnused(group);
+      // Kafka would keep (and list) a group created by a join it then refused until the next
+      // cleanup; not keeping it bounds what hostile joins can leave behind.
+      if (created && group.is('Empty') && group.size === 0) this.discard(group);
+      else this.scheduleCleanup(group);
     });
   }
 
@@ -368,7 +378,7 @@ export class GroupCoordinator {
       group.subscribedTopics = undefined;
       group.transitionTo('Empty');
       this.logger.info({ groupId: group.groupId, generationId: group.generationId }, 'group is empty');
-      this.dropIfUnused(group);
+      this.scheduleCleanup(group);
       return;
     }
     group.protocolName = group.selectProtocol();
@@ -521,7 +531,7 @@ export class GroupCoordinator {
       return { errorCode: ErrorCode.NONE, members: identities.map((identity) => ({ ...identity, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
     }
     const members = identities.map((identity) => ({ ...identity, errorCode: this.leaveOne(group, identity) }));
-    this.dropIfUnused(group);
+    this.scheduleCleanup(group);
     return { errorCode: ErrorCode.NONE, members };
   }
 
@@ -587,25 +597,53 @@ export class GroupCoordinator {
     if (member.awaitingJoin !== undefined || member.awaitingSync !== undefined) return this.armSession(member);
     this.logger.info({ groupId: group.groupId, memberId: member.memberId, sessionTimeoutMs: member.sessionTimeoutMs }, 'member session expired');
     this.removeMemberAndRebalance(group, member, 'session expired');
-    this.dropIfUnused(group);
+    this.scheduleCleanup(group);
   }
 
   private onPendingMemberExpired(group: Group, memberId: string, timer: DeadlineTimer): void {
     if (group.pendingMembers.get(memberId) !== timer) return;
     group.pendingMembers.delete(memberId);
     this.tryCompleteJoin(group);
-    this.dropIfUnused(group);
+    this.scheduleCleanup(group);
   }
 
   private armSession(member: GroupMember): void {
     if (member.sessionTimer !== undefined) this.timers.arm(member.sessionTimer, this.clock.nowMs() + member.sessionTimeoutMs);
   }
 
-  /** Forgets an Empty group with nothing left to remember (no members, ids out, or committed offsets). */
-  private dropIfUnused(group: Group): void {
-    if (!group.is('Empty') || group.members.size > 0 || group.pendingMembers.size > 0) return;
-    if (this.offsets.hasOffsets(group.groupId)) return;
-    this.discard(group);
+  /*
+   * When an Empty group is forgotten, as Kafka does it. Both of Kafka's coordinators keep a group
+   * in memory after its last member leaves: the Scala GroupCoordinator's onCompleteJoin stores the
+   * Empty group (with its protocolType: GroupMetadata.remove does not clear it, so DescribeGroups
+   * and ListGroups report "consumer" with protocol "" and state Empty), and only
+   * GroupMetadataManager.cleanupGroupMetadata — scheduled every offsets.retention.check.interval.ms
+   * (600000 by default) — turns an `is(Empty) && !hasOffsets` group Dead and drops it, in the same
+   * pass that expires its offsets. The Java coordinator (GroupCoordinatorShard.cleanupGroupMetadata
+   * → GroupMetadataManager.maybeDeleteGroup) does the same on the same schedule. So an Empty group
+   * is listed until the cleanup after its offsets are gone, not only until its last member leaves.
+   * Here the cleanup is one timer on the shared tick, armed only while some group is Empty; a group
+   * that still has an unused MEMBER_ID_REQUIRED id waits for the next pass.
+   */
+
+  /** Arms the periodic cleanup when `group` is Empty and no pass is due yet. */
+  private scheduleCleanup(group: Group): void {
+    if (this.closed || !group.is('Empty') || this.timers.isArmed(this.cleanupTimer)) return;
+    this.timers.arm(this.cleanupTimer, this.clock.nowMs() + this.groupCleanupIntervalMs);
+  }
+
+  /** One cleanup pass: memberless Empty groups without committed offsets are forgotten. */
+  private cleanupGroups(): void {
+    let emptyGroupsLeft = false;
+    for (const group of [...this.groups.values()]) {
+      if (!group.is('Empty')) continue;
+      if (group.members.size === 0 && group.pendingMembers.size === 0 && !this.offsets.hasOffsets(group.groupId)) {
+        this.logger.info({ groupId: group.groupId, generationId: group.generationId }, 'empty group without offsets forgotten');
+        this.discard(group);
+      } else {
+        emptyGroupsLeft = true;
+      }
+    }
+    if (emptyGroupsLeft && !this.closed) this.timers.arm(this.cleanupTimer, this.clock.nowMs() + this.groupCleanupIntervalMs);
   }
 
   private discard(group: Group): void {
@@ -648,7 +686,7 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** undefined for a group with neither members nor offsets. */
+  /** undefined for a group unknown here: no offsets, and no members since the last cleanup pass. */
   groupState(groupId: string): GroupState | undefined {
     const group = this.liveGroup(groupId);
     if (group !== undefined) return group.state;
@@ -733,11 +771,8 @@ export class GroupCoordinator {
     }
   }
 
-  /** The group if it is worth reporting; an Empty group whose offsets expired is forgotten here. */
+  /** The group in memory, Empty ones included until a cleanup pass forgets them. */
   private liveGroup(groupId: string): Group | undefined {
-    const group = this.groups.get(groupId);
-    if (group === undefined) return undefined;
-    this.dropIfUnused(group);
     return this.groups.get(groupId);
   }
 

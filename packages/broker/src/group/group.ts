@@ -28,7 +28,10 @@ const VALID_PREVIOUS_STATES: Readonly<Record<GroupState, readonly GroupState[]>>
 export class Group {
   private stateValue: GroupState = 'Empty';
   generationId = 0;
-  /** The type of the members' protocols; set by the first member, kept while members remain. */
+  /**
+   * The type of the members' protocols, set by the first member of an empty group. Kept when the
+   * last member leaves, as Kafka does: an Empty group still describes itself as "consumer".
+   */
   protocolType: string | null = null;
   /** The protocol chosen for the current generation (null while Empty). */
   protocolName: string | null = null;
@@ -120,7 +123,6 @@ export class Group {
     }
     this.pendingSyncMembers.delete(memberId);
     if (this.leaderId === memberId) this.leaderId = this.members.keys().next().value ?? null;
-    if (this.members.size === 0) this.protocolType = null;
     return member;
   }
 
