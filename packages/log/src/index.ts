@@ -46,4 +46,4 @@ export {
   FLUSH_CHECK_INTERVAL_MS_DEFAULT,
 } from './log-manager.js';
 export type { LogManagerOptions, TopicPartition, ManagedLog, MaintenanceResult, MaintenanceFailure } from './log-manager.js';
-export { writeFileAtomically, fsyncDirectory, ATOMIC_TEMP_SUFFIX } from './atomic-file.js';
+export { writeFileAtomically, readTextIfExists, fsyncDirectory, ATOMIC_TEMP_SUFFIX } from './atomic-file.js';

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { ATOMIC_TEMP_SUFFIX, writeFileAtomically } from './atomic-file.js';
+import { ATOMIC_TEMP_SUFFIX, readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import type { FileSync } from './segment.js';
 import { dataSync } from './segment.js';
 
@@ -27,13 +26,8 @@ export class OffsetCheckpointFile {
 
   /** The stored offset; undefined when the file is absent. Throws `CheckpointFormatError` when malformed. */
   async read(): Promise<bigint | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const text = await readTextIfExists(this.path);
+    if (text === undefined) return undefined;
     const lines = text.split('\n');
     if (lines.length !== 3 || lines[2] !== '' || lines[0] !== CHECKPOINT_VERSION || !/^\d{1,19}$/.test(lines[1]!)) {
       throw new CheckpointFormatError(`malformed checkpoint file ${this.path}: ${JSON.stringify(text.slice(0, 64))}`);

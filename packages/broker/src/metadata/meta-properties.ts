@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readTextIfExists } from '@defter/log';
 import { isUuid } from './uuid.js';
 
 /**
@@ -62,12 +62,7 @@ export function parseMetaProperties(text: string, where: string): MetaProperties
 /** The directory's `meta.properties`, or undefined when the directory (or the file) does not exist yet. */
 export async function readMetaProperties(dataDir: string): Promise<MetaProperties | undefined> {
   const path = join(dataDir, META_PROPERTIES_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   return parseMetaProperties(text, path);
 }

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { validateTopicName } from '@defter/log';
+import { readTextIfExists, validateTopicName } from '@defter/log';
 import { isUuid } from './uuid.js';
 
 /*
@@ -104,12 +103,7 @@ export function parseTopicsFile(text: string, where: string): TopicsFileContent 
 /** The data directory's topics, or undefined when there is no file yet. */
 export async function readTopicsFile(dataDir: string): Promise<TopicsFileContent | undefined> {
   const path = join(dataDir, TOPICS_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(path);
+  if (text === undefined) return undefined;
   return parseTopicsFile(text, path);
 }

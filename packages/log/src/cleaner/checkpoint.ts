@@ -1,6 +1,5 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomically } from '../atomic-file.js';
+import { readTextIfExists, writeFileAtomically } from '../atomic-file.js';
 
 /**
  * The cleaner's per-partition state, in `cleaner-offset-checkpoint` in the partition directory.
@@ -23,13 +22,8 @@ const CHECKPOINT_VERSION = '0';
 
 /** The checkpoint of a partition, or undefined when absent or unreadable (then cleaning starts over). */
 export async function readCleanerCheckpoint(dir: string): Promise<CleanerCheckpoint | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(path.join(dir, CLEANER_CHECKPOINT_FILE), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(path.join(dir, CLEANER_CHECKPOINT_FILE));
+  if (text === undefined) return undefined;
   return parseCleanerCheckpoint(text);
 }
 
