@@ -1,18 +1,13 @@
 import type { DeadlineTimer } from './deadline-timers.js';
-import type { JoinGroupResult, ProtocolMetadata, SyncGroupResult } from './group-requests.js';
+import type { JoinGroupParams, JoinGroupResult, ProtocolMetadata, SyncGroupResult } from './group-requests.js';
 
 const NO_BYTES = Buffer.alloc(0);
 
-export interface GroupMemberInit {
-  readonly memberId: string;
-  readonly groupInstanceId: string | null;
-  readonly clientId: string;
-  readonly clientHost: string;
-  readonly sessionTimeoutMs: number;
-  readonly rebalanceTimeoutMs: number;
-  readonly protocolType: string;
-  readonly protocols: readonly ProtocolMetadata[];
-}
+/** What a member told us in its JoinGroup, with the id it was given. */
+export type GroupMemberInit = Pick<
+  JoinGroupParams,
+  'groupInstanceId' | 'clientId' | 'clientHost' | 'sessionTimeoutMs' | 'rebalanceTimeoutMs' | 'protocolType' | 'protocols'
+> & { readonly memberId: string };
 
 /**
  * One member of a classic group: what it told us in its last JoinGroup, the assignment the
