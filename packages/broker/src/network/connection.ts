@@ -1,28 +1,53 @@
 import type { Socket } from 'node:net';
-import { FrameDecoder, FrameSizeError } from '@defter/protocol';
+import { ApiKey, FrameDecoder, FrameSizeError } from '@defter/protocol';
 import type { Logger } from 'pino';
 import type { Clock } from '@defter/log';
-import type { RequestProcessor } from './request-processor.js';
+import type { Outcome, RequestProcessor } from './request-processor.js';
 
 export interface ConnectionOptions {
   readonly frameBytesMax: number;
   /** Reading pauses while this many requests wait to be processed. */
   readonly queuedRequestsMax: number;
+  /** Most consecutive Produce requests of one connection being processed at once. */
+  readonly pipelinedProducesMax?: number;
   readonly clock: Clock;
   readonly logger: Logger;
 }
 
 /**
- * One client connection. Requests are processed strictly one after another and answered in the
- * order they arrived (clients pipeline and match responses by order); a request without a response
- * (acks=0) simply produces nothing. Reading pauses while the queue is full, so a client that sends
- * faster than the broker answers, or never reads, holds a bounded amount of memory.
+ * Consecutive Produce requests of one connection run concurrently up to this many, so that their
+ * appends meet in the partition log's group commit instead of each waiting for the previous
+ * write's round trip through the threadpool.
+ */
+export const PIPELINED_PRODUCES_MAX_DEFAULT = 16;
+
+/** A request that has been started; `pipelined` ones may overlap each other. */
+interface StartedRequest {
+  readonly outcome: Promise<Outcome>;
+  readonly pipelined: boolean;
+}
+
+/**
+ * One client connection. Requests are answered in the order they arrived (clients pipeline and
+ * match responses by order); a request without a response (acks=0) simply produces nothing.
+ * Every request starts only once the ones before it have finished, except that consecutive
+ * Produce requests overlap: each starts while the earlier ones are still being written. That keeps
+ * Kafka's per-connection guarantees, because the handler enqueues its appends in the partition
+ * logs synchronously when it starts (so they are appended in arrival order), and any other
+ * request still waits for every earlier append (a Fetch after a Produce sees its records).
+ * Reading pauses while the queue is full, so a client that sends faster than the broker answers,
+ * or never reads, holds a bounded amount of memory.
  */
 export class Connection {
   readonly clientAddress: string;
   private readonly decoder: FrameDecoder;
+  /** Received, not yet started. */
   private readonly queue: Buffer[] = [];
-  private processing = false;
+  /** Started, not yet answered; in arrival order. */
+  private readonly started: StartedRequest[] = [];
+  private readonly pipelinedProducesMax: number;
+  private responding = false;
+  private corked = false;
   private closing = false;
   private closed = false;
   private lastActivityMs: number;
@@ -35,6 +60,7 @@ export class Connection {
   ) {
     this.clientAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.decoder = new FrameDecoder({ frameBytesMax: options.frameBytesMax });
+    this.pipelinedProducesMax = Math.max(1, options.pipelinedProducesMax ?? PIPELINED_PRODUCES_MAX_DEFAULT);
     this.lastActivityMs = options.clock.nowMs();
     socket.setNoDelay(true);
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -50,7 +76,7 @@ export class Connection {
 
   /** True while a request is being processed or waits for its turn. */
   get busy(): boolean {
-    return this.processing || this.queue.length > 0;
+    return this.started.length > 0 || this.queue.length > 0;
   }
 
   idleForMs(nowMs: number): number {
@@ -69,17 +95,32 @@ export class Connection {
       return;
     }
     for (const frame of frames) this.queue.push(frame);
-    if (this.queue.length >= this.options.queuedRequestsMax) this.socket.pause();
-    void this.drain();
+    this.startRequests();
   }
 
-  private async drain(): Promise<void> {
-    if (this.processing) return;
-    this.processing = true;
+  /** Starts the queued requests that may start now (see the class comment), then answers in order. */
+  private startRequests(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      const pipelined = isProduce(this.queue[0]!);
+      if (this.started.length > 0) {
+        const mayOverlap = pipelined && this.started.length < this.pipelinedProducesMax && this.started.every((request) => request.pipelined);
+        if (!mayOverlap) break;
+      }
+      const frame = this.queue.shift()!;
+      this.started.push({ outcome: this.processor.process(frame, this.clientAddress), pipelined });
+    }
+    if (this.queue.length >= this.options.queuedRequestsMax) this.socket.pause();
+    else if (this.socket.isPaused() && !this.closing) this.socket.resume();
+    if (!this.responding && this.started.length > 0) void this.respond();
+  }
+
+  /** Answers started requests in arrival order, starting the next ones as earlier ones finish. */
+  private async respond(): Promise<void> {
+    this.responding = true;
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        const frame = this.queue.shift()!;
-        const outcome = await this.processor.process(frame, this.clientAddress);
+      while (this.started.length > 0 && !this.closed) {
+        const outcome = await this.started[0]!.outcome;
+        this.started.shift();
         if (this.closed) return;
         if (outcome.kind === 'close') {
           this.closeBecause(outcome.reason);
@@ -87,16 +128,28 @@ export class Connection {
         }
         if (outcome.kind === 'respond') await this.write(outcome.bytes);
         this.lastActivityMs = this.options.clock.nowMs();
-        if (this.socket.isPaused() && !this.closing && this.queue.length < this.options.queuedRequestsMax) this.socket.resume();
+        this.startRequests();
       }
     } finally {
-      this.processing = false;
+      this.responding = false;
     }
-    if (this.closing) this.socket.end();
+    if (this.closing && !this.busy) this.socket.end();
   }
 
-  /** Writes a response; waits for the socket to drain when its buffer is full (a slow reader). */
+  /**
+   * Writes a response; waits for the socket to drain when its buffer is full (a slow reader).
+   * Responses that become ready together (a group commit finishes many produces at once) go out
+   * in one syscall: the socket is corked until the current burst of callbacks is over.
+   */
   private async write(bytes: Buffer): Promise<void> {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     if (this.socket.write(bytes)) return;
     await new Promise<void>((resolve) => {
       const done = () => {
@@ -126,7 +179,7 @@ export class Connection {
     if (this.closed) return;
     this.closing = true;
     this.socket.pause();
-    if (!this.processing && this.queue.length === 0) this.socket.end();
+    if (!this.busy) this.socket.end();
     await this.closedPromise;
   }
 
@@ -138,4 +191,9 @@ export class Connection {
   get closedAsync(): Promise<void> {
     return this.closedPromise;
   }
+}
+
+/** Produce requests may overlap each other (the API key is the frame's first int16). */
+function isProduce(frame: Buffer): boolean {
+  return frame.length >= 2 && frame.readInt16BE(0) === ApiKey.Produce;
 }

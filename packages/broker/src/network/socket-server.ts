@@ -9,6 +9,8 @@ export interface SocketServerOptions {
   readonly port: number;
   readonly frameBytesMax: number;
   readonly queuedRequestsMax: number;
+  /** Most consecutive Produce requests of one connection processed at once (default `PIPELINED_PRODUCES_MAX_DEFAULT`). */
+  readonly pipelinedProducesMax?: number;
   /** Connections with no traffic and no request in progress for this long are closed. */
   readonly connectionsMaxIdleMs: number;
   readonly clock: Clock;
@@ -63,6 +65,7 @@ export class SocketServer {
     const connection = new Connection(socket, processor, {
       frameBytesMax: this.options.frameBytesMax,
       queuedRequestsMax: this.options.queuedRequestsMax,
+      ...(this.options.pipelinedProducesMax === undefined ? {} : { pipelinedProducesMax: this.options.pipelinedProducesMax }),
       clock: this.options.clock,
       logger: this.options.logger,
     });
