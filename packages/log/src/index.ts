@@ -47,3 +47,56 @@ export {
 } from './log-manager.js';
 export type { LogManagerOptions, TopicPartition, ManagedLog, MaintenanceResult, MaintenanceFailure } from './log-manager.js';
 export { writeFileAtomically, readTextIfExists, fsyncDirectory, ATOMIC_TEMP_SUFFIX } from './atomic-file.js';
+export {
+  ProducerStateManager,
+  ProducerStateError,
+  readEndTxnMarker,
+  producerBatchInfo,
+  incrementSequence,
+  decrementSequence,
+  inSequence,
+  PRODUCER_BATCHES_RETAINED,
+  PRODUCER_ID_EXPIRATION_MS_DEFAULT,
+  NO_PRODUCER_EPOCH,
+  NO_SEQUENCE,
+} from './producer-state.js';
+export type {
+  AppendOrigin,
+  ProducerBatchInfo,
+  EndTxnMarker,
+  AppendedProducerBatch,
+  BatchMetadata,
+  ProducerStateEntry,
+  ProducerErrorName,
+  AppendCheck,
+  CompletedTransaction,
+  ReplayBatch,
+  ProducerStateManagerOptions,
+  RebuildOptions,
+} from './producer-state.js';
+export {
+  CorruptSnapshotError,
+  encodeProducerSnapshot,
+  decodeProducerSnapshot,
+  readProducerSnapshotFile,
+  writeProducerSnapshotFile,
+  listProducerSnapshots,
+  producerSnapshotFileName,
+  parseProducerSnapshotFileName,
+  PRODUCER_SNAPSHOT_VERSION,
+  PRODUCER_SNAPSHOT_SUFFIX,
+  PRODUCER_SNAPSHOT_ENTRY_BYTES,
+  PRODUCER_SNAPSHOT_HEADER_BYTES,
+  PRODUCER_SNAPSHOT_BYTES_MAX_DEFAULT,
+} from './producer-snapshot.js';
+export type { ProducerSnapshotEntry } from './producer-snapshot.js';
+export {
+  TransactionIndex,
+  collectAbortedTransactions,
+  encodeAbortedTxn,
+  decodeAbortedTxn,
+  TXN_INDEX_SUFFIX,
+  ABORTED_TXN_ENTRY_BYTES,
+  ABORTED_TXN_VERSION,
+} from './transaction-index.js';
+export type { AbortedTxn, AbortedTransaction, TxnIndexSearchResult } from './transaction-index.js';
