@@ -202,16 +202,24 @@ export class FrameSizeError extends DecodeError {
 export interface FrameDecoderOptions {
   /** Largest accepted frame, size prefix excluded. */
   readonly frameBytesMax?: number;
+  /**
+   * Where a frame that spans chunks is assembled: returns exactly `sizeBytes` bytes that nothing
+   * else reads or writes until the frame is done with (a broker hands them out from a pool).
+   * Default `Buffer.allocUnsafe`.
+   */
+  readonly allocateFrame?: (sizeBytes: number) => Buffer;
 }
 
 /**
  * Splits a byte stream into frames. Push chunks as they arrive; each call returns the frames they
  * completed (without size prefixes). A frame inside one chunk is returned as a view of it, so chunks
- * must not be reused by the caller (Node's socket never does). After a `FrameSizeError` the stream
- * is unusable and every further push throws the same error.
+ * must not be reused by the caller (Node's socket never does); a frame spanning chunks is copied
+ * into a buffer from `allocateFrame`. After a `FrameSizeError` the stream is unusable and every
+ * further push throws the same error.
  */
 export class FrameDecoder {
   readonly frameBytesMax: number;
+  private readonly allocateFrame: (sizeBytes: number) => Buffer;
   private readonly chunks: Buffer[] = [];
   /** Bytes already consumed from `chunks[0]`. */
   private headOffset = 0;
@@ -223,6 +231,7 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions = {}) {
     this.frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT;
+    this.allocateFrame = options.allocateFrame ?? ((sizeBytes) => Buffer.allocUnsafe(sizeBytes));
   }
 
   /** Bytes received but not yet returned as part of a frame. */
@@ -267,7 +276,9 @@ export class FrameDecoder {
       this.advance(size);
       return view;
     }
-    const out = Buffer.allocUnsafe(size);
+    // A size prefix split across chunks (frameBytes still unknown) is 4 scratch bytes, not a frame.
+    const out = this.frameBytes < 0 ? Buffer.allocUnsafe(size) : this.allocateFrame(size);
+    if (out.length !== size) throw new RangeError(`allocateFrame(${size}) returned ${out.length} bytes`);
     let filled = 0;
     while (filled < size) {
       const current = this.chunks[0]!;

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { ApiKey, FrameDecoder, FrameSizeError } from '@defter/protocol';
 import type { Logger } from 'pino';
 import type { Clock } from '@defter/log';
+import type { FrameBufferPool } from './frame-buffer-pool.js';
 import type { Outcome, RequestProcessor } from './request-processor.js';
 
 export interface ConnectionOptions {
@@ -10,6 +11,8 @@ export interface ConnectionOptions {
   readonly queuedRequestsMax: number;
   /** Most consecutive Produce requests of one connection being processed at once. */
   readonly pipelinedProducesMax?: number;
+  /** Where frames spanning socket chunks are assembled; Produce frames go back to it once answered. */
+  readonly framePool?: FrameBufferPool;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -59,7 +62,11 @@ export class Connection {
     private readonly options: ConnectionOptions,
   ) {
     this.clientAddress = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    this.decoder = new FrameDecoder({ frameBytesMax: options.frameBytesMax });
+    const framePool = options.framePool;
+    this.decoder = new FrameDecoder({
+      frameBytesMax: options.frameBytesMax,
+      ...(framePool === undefined ? {} : { allocateFrame: (sizeBytes: number) => framePool.acquire(sizeBytes) }),
+    });
     this.pipelinedProducesMax = Math.max(1, options.pipelinedProducesMax ?? PIPELINED_PRODUCES_MAX_DEFAULT);
     this.lastActivityMs = options.clock.nowMs();
     socket.setNoDelay(true);
@@ -107,11 +114,33 @@ export class Connection {
         if (!mayOverlap) break;
       }
       const frame = this.queue.shift()!;
-      this.started.push({ outcome: this.processor.process(frame, this.clientAddress), pipelined });
+      const outcome = this.processor.process(frame, this.clientAddress);
+      if (pipelined) this.releaseWhenAnswered(frame, outcome);
+      this.started.push({ outcome, pipelined });
     }
     if (this.queue.length >= this.options.queuedRequestsMax) this.socket.pause();
     else if (this.socket.isPaused() && !this.closing) this.socket.resume();
     if (!this.responding && this.started.length > 0) void this.respond();
+  }
+
+  /**
+   * Hands a Produce frame's memory back to the pool once its request is answered (or, with acks=0,
+   * done), whether or not the connection is still open. Nothing reads the frame by then: the
+   * Produce handler resolves only after every append of the request has resolved or been refused,
+   * and the log keeps no reference to a batch's bytes after that (`PartitionLog.append` holds the
+   * batch in its pending queue until the group write containing it has finished, and
+   * `Segment.appendBatches` writes it with writev and keeps only positions and offsets); the
+   * response is encoded into a fresh buffer. A request that closed the connection (a handler that
+   * threw) keeps its frame, as its appends may still be pending; other APIs keep theirs because
+   * their decoded bodies may hold views of the frame that outlive the request (a JoinGroup's
+   * protocol metadata). Frames kept are simply collected.
+   */
+  private releaseWhenAnswered(frame: Buffer, outcome: Promise<Outcome>): void {
+    const framePool = this.options.framePool;
+    if (framePool === undefined) return;
+    void outcome.then((answered) => {
+      if (answered.kind !== 'close') framePool.release(frame);
+    });
   }
 
   /** Answers started requests in arrival order, starting the next ones as earlier ones finish. */

@@ -2,6 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino';
 import type { Clock } from '@defter/log';
 import { Connection } from './connection.js';
+import { FrameBufferPool } from './frame-buffer-pool.js';
 import type { RequestProcessor } from './request-processor.js';
 
 export interface SocketServerOptions {
@@ -24,6 +25,8 @@ const IDLE_SWEEP_INTERVAL_MS_MIN = 10;
 /** The TCP listener: accepts connections, reaps idle ones, and shuts down gracefully. */
 export class SocketServer {
   private readonly connections = new Set<Connection>();
+  /** Shared by the connections: request frames are assembled in its buffers. */
+  private readonly framePool = new FrameBufferPool();
   private readonly idleSweep: NodeJS.Timeout;
 
   private constructor(
@@ -66,6 +69,7 @@ export class SocketServer {
       frameBytesMax: this.options.frameBytesMax,
       queuedRequestsMax: this.options.queuedRequestsMax,
       ...(this.options.pipelinedProducesMax === undefined ? {} : { pipelinedProducesMax: this.options.pipelinedProducesMax }),
+      framePool: this.framePool,
       clock: this.options.clock,
       logger: this.options.logger,
     });
