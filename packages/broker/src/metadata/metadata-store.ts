@@ -153,7 +153,7 @@ export class MetadataStore {
     const { dataDir, config, logger } = this.options;
     if (this.metaPropertiesMissing) {
       await writeFileAtomically(join(dataDir, META_PROPERTIES_FILE), formatMetaProperties({ nodeId: config.nodeId, clusterId: this.clusterId }));
-      logger.info({ clusterId: this.clusterId, nodeId: config.nodeId }, 'wrote meta.properties for a new data directory');
+      logger.info({ clusterId: this.clusterId }, 'wrote meta.properties for a new data directory');
     }
     if (this.deleting.length > 0) await this.finishDeletions([...this.deleting]);
     for (const topic of this.topics()) await this.createLogs(topic, 0, topic.partitions);
