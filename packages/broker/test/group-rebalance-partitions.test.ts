@@ -62,6 +62,8 @@ async function describedAssignments(kafka: Kafka, groupId: string): Promise<{ st
   try {
     const [group] = (await admin.describeGroups([groupId])).groups;
     const assignments = group!.members.map((member) => {
+      // Mid-rebalance a member has no assignment yet: zero bytes, as Kafka's admin client also treats it.
+      if (member.memberAssignment.length === 0) return {};
       const decoded = decodeConsumerAssignment(member.memberAssignment);
       return Object.fromEntries(decoded.assignedPartitions.map(({ topic, partitions }) => [topic, [...partitions].sort((a, b) => a - b)]));
     });

@@ -23,6 +23,7 @@ export { Segment, segmentFileName, parseSegmentFileName, dataSync } from './segm
 export type { BatchEntry, BatchLocation, FileRange, FileSync, SegmentOptions, SegmentRecoveryResult, TimestampMatch } from './segment.js';
 export { PartitionLog, RECOVERY_POINT_CHECKPOINT_FILE, LOG_START_OFFSET_CHECKPOINT_FILE, LATEST_TIMESTAMP, EARLIEST_TIMESTAMP } from './partition-log.js';
 export type { PartitionLogOptions, AppendInfo, ReadOptions, ReadResult } from './partition-log.js';
+export type { AppendOptions, ControlBatchOptions } from './partition-log.js';
 export { FlushPolicy } from './flush-policy.js';
 export { OffsetCheckpointFile, CheckpointFormatError } from './recovery-checkpoint.js';
 export { LogDirectoryLockedError, InvalidTopicError, InvalidPartitionError } from './errors.js';

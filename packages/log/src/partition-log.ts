@@ -9,6 +9,7 @@ import {
   BATCH_OFFSET_MAX_TIMESTAMP,
   DecodeError,
   LOG_OVERHEAD_BYTES,
+  isControl,
   computeBatchCrc,
   patchBaseOffset,
   readBatchHeader,
@@ -29,8 +30,21 @@ import { FlushPolicy } from './flush-policy.js';
 import { defaultLogConfig, type LogConfig } from './log-config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { CheckpointFormatError, OffsetCheckpointFile, fsyncDirectory } from './recovery-checkpoint.js';
+import {
+  PRODUCER_ID_EXPIRATION_MS_DEFAULT,
+  ProducerStateError,
+  ProducerStateManager,
+  producerBatchInfo,
+  readEndTxnMarker,
+  type AppendOrigin,
+  type CompletedTransaction,
+  type EndTxnMarker,
+  type ProducerBatchInfo,
+  type ReplayBatch,
+} from './producer-state.js';
 import { loadSegments } from './recovery.js';
 import { Segment, dataSync, type FileRange, type FileSync, type TimestampMatch } from './segment.js';
+import { collectAbortedTransactions, type AbortedTransaction, type AbortedTxn } from './transaction-index.js';
 
 /*
  * The log of one partition: an ordered list of segments, the last one active.
@@ -49,6 +63,17 @@ import { Segment, dataSync, type FileRange, type FileSync, type TimestampMatch }
  * range handed to a sender stays readable. The segment list is never changed in place (each
  * change makes a new array), so a read that awaits keeps walking the list it started with and
  * cannot skip a segment when a swap or roll shifts the list meanwhile.
+ *
+ * Producers (idempotence and transactions): the log owns a ProducerStateManager whose snapshots
+ * (`<offset>.snapshot`) live in its directory. On open, after segment recovery, the state is
+ * rebuilt from the latest snapshot at or below the first recovered segment plus a replay of the
+ * log from there, which also refills the `.txnindex` of every recovered segment. Each append of a
+ * batch with a producer id is checked in the append lock, in arrival order, before offsets are
+ * assigned: a retry of one of the producer's last 5 batches is answered with the original offsets
+ * and not written, a refusal rejects that append only. A snapshot is taken at every roll and at
+ * close. Markers (control batches) come only from the transaction coordinator
+ * (`appendControlBatch`); an abort marker that ends a transaction adds it to its segment's
+ * `.txnindex`. The last stable offset (LSO) bounds read_committed reads.
  */
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
@@ -65,6 +90,22 @@ export interface PartitionLogOptions {
   fileSync?: FileSync;
   /** true (default): every append moves the HW to the LEO. false: only `updateHighWatermark` moves it. */
   highWatermarkFollowsLogEnd?: boolean;
+  /** producer.id.expiration.ms (default Kafka's 1 day). */
+  producerIdExpirationMs?: number;
+}
+
+export interface AppendOptions {
+  /**
+   * 'client' (default): producer batches, checked for sequence and epoch; control batches are
+   * refused. 'coordinator': the transaction coordinator's markers (epochs checked only).
+   * 'replication': a follower copying its leader (nothing checked).
+   */
+  origin?: AppendOrigin;
+}
+
+export interface ControlBatchOptions {
+  /** The coordinator epoch the marker must carry (WriteTxnMarkers' coordinatorEpoch). */
+  coordinatorEpoch?: number;
 }
 
 export interface AppendInfo {
@@ -75,6 +116,11 @@ export interface AppendInfo {
   /** The broker time stamped on the batch under LogAppendTime; -1n under CreateTime. */
   logAppendTimeMs: bigint;
   recordCount: number;
+  /**
+   * True when the batch was a retry of one the producer already wrote: nothing was written and
+   * the offsets (and timestamp) are the original batch's.
+   */
+  duplicate?: true;
 }
 
 export interface ReadOptions {
@@ -97,6 +143,9 @@ export interface ReadResult {
 interface PendingAppend {
   batch: Buffer;
   header: BatchHeader;
+  origin: AppendOrigin;
+  /** The commit/abort marker of a control batch (read before queueing); null: an empty one (replication). */
+  marker: EndTxnMarker | null | undefined;
   resolve: (info: AppendInfo) => void;
   reject: (error: unknown) => void;
 }
@@ -116,6 +165,7 @@ export class PartitionLog {
   private readonly recoveryCheckpoint: OffsetCheckpointFile;
   private readonly logStartCheckpoint: OffsetCheckpointFile;
   private readonly flushPolicy: FlushPolicy;
+  private readonly producers: ProducerStateManager;
 
   private segmentList: Segment[];
   private logStart: bigint;
@@ -134,7 +184,14 @@ export class PartitionLog {
   private rolledFlushes: Promise<void> = Promise.resolve();
   private readonly pendingDeletions: PendingDeletion[] = [];
 
-  private constructor(options: Required<PartitionLogOptions>, segments: Segment[], logStart: bigint, recoveryPoint: bigint) {
+  private constructor(
+    options: Required<PartitionLogOptions>,
+    segments: Segment[],
+    logStart: bigint,
+    recoveryPoint: bigint,
+    producers: ProducerStateManager,
+  ) {
+    this.producers = producers;
     this.dir = options.dir;
     this.currentConfig = options.config;
     this.clock = options.clock;
@@ -160,6 +217,7 @@ export class PartitionLog {
       logger: options.logger ?? silentLogger,
       fileSync: options.fileSync ?? dataSync,
       highWatermarkFollowsLogEnd: options.highWatermarkFollowsLogEnd ?? true,
+      producerIdExpirationMs: options.producerIdExpirationMs ?? PRODUCER_ID_EXPIRATION_MS_DEFAULT,
     };
     const { dir, logger } = resolved;
     await mkdir(dir, { recursive: true });
@@ -186,7 +244,20 @@ export class PartitionLog {
 
     // What recovery validated is now the log; make it durable before claiming it in the checkpoint.
     for (const segment of recovered) await segment.flush();
-    const log = new PartitionLog(resolved, segments, logStart, logEnd);
+    const producers = await ProducerStateManager.open({
+      dir,
+      clock: resolved.clock,
+      logger,
+      producerIdExpirationMs: resolved.producerIdExpirationMs,
+      fileSync: resolved.fileSync,
+    });
+    const log = new PartitionLog(resolved, segments, logStart, logEnd, producers);
+    try {
+      await log.loadProducerState(recovered);
+    } catch (error) {
+      for (const segment of segments) await segment.close().catch(() => {});
+      throw error;
+    }
     if (recovered.length > 0 || checkpointedRecoveryPoint !== logEnd) await log.writeRecoveryCheckpoint(logEnd);
     logger.debug(
       { dir, segments: segments.length, logStartOffset: logStart.toString(), logEndOffset: logEnd.toString() },
@@ -245,7 +316,92 @@ export class PartitionLog {
     let bounded = offset > logEnd ? logEnd : offset;
     if (bounded < this.logStart) bounded = this.logStart;
     this.highWatermarkOffset = bounded;
+    this.producers.onHighWatermarkUpdated(bounded);
     return bounded;
+  }
+
+  // ---- producers and transactions -------------------------------------------------------
+
+  /** The producer state of this partition (read it; the log alone changes it). */
+  get producerState(): ProducerStateManager {
+    return this.producers;
+  }
+
+  /**
+   * The last stable offset: below the first transaction that is open, or complete with its
+   * marker not yet under the HW; never above the HW. read_committed reads stop here.
+   */
+  get lastStableOffset(): bigint {
+    return this.producers.lastStableOffset(this.highWatermarkOffset, this.logStart);
+  }
+
+  /**
+   * The aborted transactions overlapping [fetchOffset, upperBoundOffset) (upperBound: the end of
+   * what a read_committed fetch returns), from the `.txnindex` of the segment holding
+   * fetchOffset onwards, in marker order.
+   */
+  collectAbortedTransactions(fetchOffset: bigint, upperBoundOffset: bigint): AbortedTransaction[] {
+    this.assertReadable();
+    const segments = this.segmentList;
+    return collectAbortedTransactions(
+      segments.slice(this.segmentIndexFor(segments, fetchOffset)).map((segment) => segment.txnIndex),
+      fetchOffset,
+      upperBoundOffset,
+    );
+  }
+
+  /** Forgets producers idle for producer.id.expiration.ms (for a periodic task); returns how many. */
+  removeExpiredProducers(): Promise<number> {
+    return this.exclusive(async () => this.producers.removeExpiredProducers());
+  }
+
+  /**
+   * Rebuilds the producer state at open: a recovered segment (or one whose `.txnindex` fails its
+   * check) has its `.txnindex` emptied, and snapshots past its base offset are dropped, so that
+   * the replay passes over it and refills the index.
+   */
+  private async loadProducerState(recovered: readonly Segment[]): Promise<void> {
+    let replayFrom: bigint | undefined;
+    for (const segment of this.segmentList) {
+      const problem = segment.txnIndex.sanityCheck();
+      if (problem !== undefined) this.logger.warn({ dir: this.dir, problem }, 'rebuilding a transaction index');
+      if (problem === undefined && !recovered.includes(segment)) continue;
+      await segment.txnIndex.reset();
+      if (replayFrom === undefined || segment.baseOffset < replayFrom) replayFrom = segment.baseOffset;
+    }
+    if (replayFrom !== undefined) await this.producers.truncateSnapshotsAbove(replayFrom);
+    await this.rebuildProducerStateLocked();
+  }
+
+  /** Reloads the producer state from a snapshot and replays the log after it (open, truncation). */
+  private async rebuildProducerStateLocked(): Promise<void> {
+    await this.producers.rebuild({
+      logStartOffset: this.logStart,
+      logEndOffset: this.logEndOffset,
+      batchesFrom: (offset) => this.batchesFrom(offset),
+      onCompletedTransaction: (transaction) => this.indexCompletedTransaction(transaction),
+    });
+    this.producers.onHighWatermarkUpdated(this.highWatermarkOffset);
+  }
+
+  private async *batchesFrom(offset: bigint): AsyncGenerator<ReplayBatch> {
+    const segments = this.segmentList;
+    for (let i = this.segmentIndexFor(segments, offset); i < segments.length; i++) yield* segments[i]!.batches();
+  }
+
+  /** Adds an aborted transaction found by a replay to its marker's segment, unless it is there already. */
+  private async indexCompletedTransaction(transaction: CompletedTransaction): Promise<void> {
+    if (!transaction.aborted) return;
+    const segments = this.segmentList;
+    const index = segments[this.segmentIndexFor(segments, transaction.lastOffset)]!.txnIndex;
+    if (index.entryCount > 0 && index.entry(index.entryCount - 1).lastOffset >= transaction.lastOffset) return;
+    await index.append(abortedTxnOf(transaction));
+  }
+
+  /** After the log start offset moved: forget what lies below it, and snapshots of deleted segments. */
+  private async onLogStartOffsetMovedLocked(): Promise<void> {
+    this.producers.onLogStartOffsetIncremented(this.logStart);
+    await this.producers.deleteSnapshotsBefore(this.segmentList[0]!.baseOffset);
   }
 
   private assertWritable(): void {
@@ -276,19 +432,59 @@ export class PartitionLog {
    * offset deltas, size within max.message.bytes), assigns its offsets by patching baseOffset
    * in `batch` (the caller's buffer is modified), stamps LogAppendTime if the topic asks, and
    * appends it. Resolves once the batch is written (and fsynced, if the flush policy says so).
+   * A batch with a producer id is first checked against the producer state: a retry of one of
+   * the producer's last 5 batches resolves with the original offsets and `duplicate: true`
+   * without writing; a refusal rejects with `ProducerStateError` (its kafkaErrorName is the
+   * Produce error code) and writes nothing. Control batches are refused unless `origin` says
+   * they come from the coordinator or a leader (see `appendControlBatch`).
    */
-  append(batch: Buffer): Promise<AppendInfo> {
+  append(batch: Buffer, options: AppendOptions = {}): Promise<AppendInfo> {
+    const origin = options.origin ?? 'client';
     let header: BatchHeader;
+    let marker: EndTxnMarker | null | undefined;
     try {
       this.assertWritable();
       header = this.validate(batch);
+      if (isControl(header.attributes)) marker = this.validateControl(batch, header, origin);
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<AppendInfo>((resolve, reject) => {
-      this.pendingAppends.push({ batch, header, resolve, reject });
+      this.pendingAppends.push({ batch, header, origin, marker, resolve, reject });
       if (!this.draining) void this.drainAppends();
     });
+  }
+
+  /**
+   * Appends a transaction marker (a control batch holding one commit or abort record) for the
+   * transaction coordinator: the producer's epoch and the coordinator epoch are checked against
+   * the producer state; the transaction it ends stops holding the LSO back once the marker is
+   * under the HW, and an aborted one is listed in the segment's `.txnindex`.
+   */
+  appendControlBatch(batch: Buffer, options: ControlBatchOptions = {}): Promise<AppendInfo> {
+    try {
+      this.assertWritable();
+      const header = this.validate(batch);
+      if (!isControl(header.attributes)) throw new InvalidRecordError('appendControlBatch takes control batches only');
+      const marker = this.validateControl(batch, header, 'coordinator')!;
+      if (options.coordinatorEpoch !== undefined && marker.coordinatorEpoch !== options.coordinatorEpoch) {
+        throw new InvalidRecordError(`the marker carries coordinator epoch ${marker.coordinatorEpoch}, not ${options.coordinatorEpoch}`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.append(batch, { origin: 'coordinator' });
+  }
+
+  /** A control batch: only from the coordinator (or a leader), of a producer, with a commit/abort marker. */
+  private validateControl(batch: Buffer, header: BatchHeader, origin: AppendOrigin): EndTxnMarker | null | undefined {
+    if (origin === 'client') throw new InvalidRecordError('clients may not append control batches');
+    if (origin === 'replication') return header.producerId < 0n ? undefined : readEndTxnMarker(batch);
+    if (header.producerId < 0n) throw new InvalidRecordError('a transaction marker needs a producer id');
+    if (header.recordsCount !== 1) throw new InvalidRecordError(`a transaction marker holds 1 record, not ${header.recordsCount}`);
+    const marker = readEndTxnMarker(batch);
+    if (marker === null) throw new InvalidRecordError('the control batch holds no commit or abort marker');
+    return marker;
   }
 
   private validate(batch: Buffer): BatchHeader {
@@ -342,18 +538,39 @@ export class PartitionLog {
     }
     const nowMs = this.clock.nowMs();
     const logAppendTime = this.currentConfig.messageTimestampType === 'LogAppendTime';
-    const infos: AppendInfo[] = [];
+    // Per append: its AppendInfo, or the ProducerStateError that refused it.
+    const outcomes: Array<AppendInfo | ProducerStateError> = [];
     let run: Buffer[] = [];
     let runBytes = 0;
+    /** Aborted transactions whose markers are in `run`, for the active segment's `.txnindex`. */
+    let runAborts: CompletedTransaction[] = [];
     let nextOffset = this.logEndOffset;
     let recordCount = 0;
+    const writeRun = async (): Promise<void> => {
+      const segment = this.activeSegment;
+      await segment.appendBatches(run);
+      for (const transaction of runAborts) await segment.txnIndex.append(abortedTxnOf(transaction));
+      run = [];
+      runBytes = 0;
+      runAborts = [];
+    };
     try {
-      for (const { batch, header } of group) {
+      for (const { batch, header, origin, marker } of group) {
+        // Checked in arrival order against the state as left by the batches before it, this
+        // group's included: they are recorded as they get their offsets, ahead of the write.
+        // A failed write fails the log, which rebuilds the state from the files when reopened.
+        let producer: ProducerBatchInfo | undefined;
+        if (header.producerId >= 0n) {
+          producer = producerBatchInfo(header);
+          const check = this.producers.checkAppend(producer, origin, marker);
+          if (check !== 'ok') {
+            outcomes.push('error' in check ? new ProducerStateError(check) : duplicateInfo(check.duplicateOf, header.recordsCount, logAppendTime));
+            continue;
+          }
+        }
         const lastOffset = nextOffset + BigInt(header.lastOffsetDelta);
         if (this.activeSegment.shouldRoll(batch.length, lastOffset, nowMs, runBytes)) {
-          await this.activeSegment.appendBatches(run);
-          run = [];
-          runBytes = 0;
+          await writeRun();
           await this.rollLocked();
         }
         patchBaseOffset(batch, nextOffset);
@@ -362,9 +579,15 @@ export class PartitionLog {
           maxTimestampMs = BigInt(nowMs);
           stampLogAppendTime(batch, maxTimestampMs);
         }
+        if (producer === undefined) {
+          this.producers.updateMapEndOffset(lastOffset + 1n);
+        } else {
+          const completed = this.producers.recordAppend({ ...producer, baseOffset: nextOffset, maxTimestamp: maxTimestampMs, marker });
+          if (completed?.aborted === true) runAborts.push(completed);
+        }
         run.push(batch);
         runBytes += batch.length;
-        infos.push({
+        outcomes.push({
           baseOffset: nextOffset,
           lastOffset,
           maxTimestampMs,
@@ -374,8 +597,11 @@ export class PartitionLog {
         recordCount += header.recordsCount;
         nextOffset = lastOffset + 1n;
       }
-      await this.activeSegment.appendBatches(run);
-      if (this.highWatermarkFollowsLogEnd) this.highWatermarkOffset = this.logEndOffset;
+      await writeRun();
+      if (this.highWatermarkFollowsLogEnd) {
+        this.highWatermarkOffset = this.logEndOffset;
+        this.producers.onHighWatermarkUpdated(this.highWatermarkOffset);
+      }
       this.flushPolicy.recordAppended(recordCount);
       if (this.flushPolicy.shouldFlush(nowMs)) await this.flushForPolicy(nowMs);
     } catch (error) {
@@ -384,7 +610,11 @@ export class PartitionLog {
       for (const pending of group) pending.reject(failure);
       return;
     }
-    for (let i = 0; i < group.length; i++) group[i]!.resolve(infos[i]!);
+    for (let i = 0; i < group.length; i++) {
+      const outcome = outcomes[i]!;
+      if (outcome instanceof ProducerStateError) group[i]!.reject(outcome);
+      else group[i]!.resolve(outcome);
+    }
   }
 
   private failWith(error: unknown, what: string): void {
@@ -428,6 +658,8 @@ export class PartitionLog {
     await previous.onBecomeInactive();
     const next = await Segment.create(this.dir, previous.nextOffset, { config: this.currentConfig, clock: this.clock, fileSync: this.fileSync });
     this.segmentList = [...this.segmentList, next];
+    // As Kafka, a snapshot at every roll: a restart replays at most the segments after it.
+    await this.producers.takeSnapshot();
     this.logger.debug({ dir: this.dir, baseOffset: next.baseOffset.toString(), previousSizeBytes: previous.sizeBytes }, 'rolled a new segment');
     // As Kafka: fsync the finished segment off the append path, then move the recovery point.
     const upTo = next.baseOffset;
@@ -565,6 +797,7 @@ export class PartitionLog {
         this.logger.info({ dir: this.dir, logStartOffset: target.toString() }, 'log start offset moved by DeleteRecords');
       }
       await this.deleteSegmentsLocked(breachesLogStart(this.logStart), 'log start offset');
+      await this.onLogStartOffsetMovedLocked();
       return this.logStart;
     });
   }
@@ -628,6 +861,7 @@ export class PartitionLog {
       await this.logStartCheckpoint.write(firstBase);
     }
     for (const segment of deletable) await this.scheduleDeletion(segment);
+    await this.onLogStartOffsetMovedLocked();
     this.logger.info(
       {
         dir: this.dir,
@@ -683,7 +917,8 @@ export class PartitionLog {
       if (offset < 0n) throw new InvalidOffsetError(`cannot truncate to negative offset ${offset}`);
       if (offset >= this.logEndOffset) return;
       const oldEnd = this.logEndOffset;
-      if (offset <= this.segmentList[0]!.baseOffset || offset < this.logStart) {
+      const fully = offset <= this.segmentList[0]!.baseOffset || offset < this.logStart;
+      if (fully) {
         // A segment at exactly `offset` shares the new segment's file names: remove it first.
         for (const segment of this.segmentList) {
           if (segment.baseOffset === offset) await segment.delete();
@@ -702,6 +937,12 @@ export class PartitionLog {
       const logEnd = this.logEndOffset;
       if (this.highWatermarkOffset > logEnd) this.highWatermarkOffset = logEnd;
       if (this.recoveryPoint > logEnd) this.recoveryPoint = logEnd;
+      // Segment truncation cut the `.txnindex` entries past the end; snapshots past it go too.
+      if (fully) {
+        await this.producers.truncateFullyAndStartAt(logEnd);
+      } else {
+        await this.rebuildProducerStateLocked();
+      }
       // The checkpoint must never claim offsets that are about to be rewritten.
       if (this.checkpointedRecoveryPoint > logEnd) await this.writeRecoveryCheckpoint(logEnd);
       this.logger.info({ dir: this.dir, requested: offset.toString(), from: oldEnd.toString(), logEndOffset: logEnd.toString() }, 'truncated the log');
@@ -730,6 +971,11 @@ export class PartitionLog {
       const following = this.segmentList[first + oldSegments.length]!;
       if (cleaned.nextOffset > following.baseOffset) throw new RangeError('replaceSegments: the cleaned segment overlaps the next segment');
 
+      // The aborted transactions stay listed: the cleaner keeps markers, and read_committed
+      // consumers still need to filter whatever records of them it kept.
+      if (cleaned.txnIndex.entryCount === 0) {
+        for (const old of oldSegments) for (const transaction of old.txnIndex.allAbortedTxns()) await cleaned.txnIndex.append(transaction);
+      }
       await cleaned.onBecomeInactive();
       await cleaned.flush();
       await cleaned.renameSuffix('.swap');
@@ -780,7 +1026,10 @@ export class PartitionLog {
     while (this.draining || this.pendingAppends.length > 0) await this.lock;
     await this.exclusive(async () => {
       try {
-        if (this.failure === undefined) await this.flushAllLocked();
+        if (this.failure === undefined) {
+          await this.flushAllLocked();
+          await this.producers.takeSnapshot();
+        }
         await this.logStartCheckpoint.write(this.logStart);
       } finally {
         await this.deleteExpiredFilesLocked(true).catch(() => 0);
@@ -789,6 +1038,28 @@ export class PartitionLog {
       }
     });
   }
+}
+
+/** What a Fetch response lists is what a `.txnindex` entry records. */
+function abortedTxnOf(transaction: CompletedTransaction): AbortedTxn {
+  return {
+    producerId: transaction.producerId,
+    firstOffset: transaction.firstOffset,
+    lastOffset: transaction.lastOffset,
+    lastStableOffset: transaction.lastStableOffset,
+  };
+}
+
+/** The answer to a retried batch: the original batch's offsets, nothing written. */
+function duplicateInfo(original: { firstOffset: bigint; lastOffset: bigint; maxTimestamp: bigint }, recordCount: number, logAppendTime: boolean): AppendInfo {
+  return {
+    baseOffset: original.firstOffset,
+    lastOffset: original.lastOffset,
+    maxTimestampMs: original.maxTimestamp,
+    logAppendTimeMs: logAppendTime ? original.maxTimestamp : -1n,
+    recordCount,
+    duplicate: true,
+  };
 }
 
 function breachesLogStart(logStart: bigint): (segment: Segment, next: Segment | undefined) => boolean {

@@ -25,10 +25,13 @@ import { OffsetIndex } from './offset-index.js';
 import { writeFully } from './index-file.js';
 import { RecentBatches } from './recent-batches.js';
 import { TimeIndex } from './time-index.js';
+import { TransactionIndex, TXN_INDEX_SUFFIX } from './transaction-index.js';
 
 /*
  * One segment of a partition: `<base>.log` holds record batches exactly as the wire carries
- * them (offsets assigned), `<base>.index` and `<base>.timeindex` are its sparse indexes.
+ * them (offsets assigned), `<base>.index` and `<base>.timeindex` are its sparse indexes, and
+ * `<base>.txnindex` (created on the first abort only) lists the aborted transactions whose
+ * marker lies in the segment; PartitionLog fills it from the producer state.
  * The base offset is the first offset the segment may hold, zero-padded to 20 digits.
  *
  * Concurrency: one writer at a time (PartitionLog serialises appends, truncation, deletion);
@@ -43,7 +46,8 @@ export const dataSync: FileSync = (file) => file.datasync();
 export const LOG_FILE_EXTENSION = '.log';
 export const INDEX_FILE_EXTENSION = '.index';
 export const TIME_INDEX_FILE_EXTENSION = '.timeindex';
-export const SEGMENT_FILE_EXTENSIONS = [LOG_FILE_EXTENSION, INDEX_FILE_EXTENSION, TIME_INDEX_FILE_EXTENSION] as const;
+export const TXN_INDEX_FILE_EXTENSION = TXN_INDEX_SUFFIX;
+export const SEGMENT_FILE_EXTENSIONS = [LOG_FILE_EXTENSION, INDEX_FILE_EXTENSION, TIME_INDEX_FILE_EXTENSION, TXN_INDEX_FILE_EXTENSION] as const;
 const INT32_MAX = 0x7fffffff;
 /** Bytes read at a time when scanning a segment; a larger batch gets a read of its own. */
 const SCAN_WINDOW_BYTES = 1024 * 1024;
@@ -61,7 +65,7 @@ export interface SegmentFileName {
   suffix: string;
 }
 
-const SEGMENT_FILE_PATTERN = /^(\d{20})(\.log|\.index|\.timeindex)(\.cleaned|\.swap|\.deleted)?$/;
+const SEGMENT_FILE_PATTERN = /^(\d{20})(\.log|\.index|\.timeindex|\.txnindex)(\.cleaned|\.swap|\.deleted)?$/;
 
 export function parseSegmentFileName(name: string): SegmentFileName | undefined {
   const match = SEGMENT_FILE_PATTERN.exec(name);
@@ -152,6 +156,7 @@ export class Segment {
     sizeBytes: number,
     readonly offsetIndex: OffsetIndex,
     readonly timeIndex: TimeIndex,
+    readonly txnIndex: TransactionIndex,
     options: SegmentOptions,
   ) {
     this.size = sizeBytes;
@@ -173,7 +178,10 @@ export class Segment {
       const indexBytes = options.config.segmentIndexBytes;
       const offsetIndex = await OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_FILE_EXTENSION, suffix)), baseOffset, indexBytes, true);
       const timeIndex = await TimeIndex.open(path.join(dir, segmentFileName(baseOffset, TIME_INDEX_FILE_EXTENSION, suffix)), baseOffset, indexBytes, true);
-      return new Segment(dir, baseOffset, suffix, file, 0, offsetIndex, timeIndex, options);
+      const txnIndexPath = path.join(dir, segmentFileName(baseOffset, TXN_INDEX_FILE_EXTENSION, suffix));
+      await rm(txnIndexPath, { force: true });
+      const txnIndex = await TransactionIndex.open(txnIndexPath, baseOffset);
+      return new Segment(dir, baseOffset, suffix, file, 0, offsetIndex, timeIndex, txnIndex, options);
     } catch (error) {
       await file.close();
       throw error;
@@ -193,7 +201,8 @@ export class Segment {
       const indexBytes = options.config.segmentIndexBytes;
       const offsetIndex = await OffsetIndex.open(path.join(dir, segmentFileName(baseOffset, INDEX_FILE_EXTENSION, suffix)), baseOffset, indexBytes);
       const timeIndex = await TimeIndex.open(path.join(dir, segmentFileName(baseOffset, TIME_INDEX_FILE_EXTENSION, suffix)), baseOffset, indexBytes);
-      return new Segment(dir, baseOffset, suffix, file, size, offsetIndex, timeIndex, options);
+      const txnIndex = await TransactionIndex.open(path.join(dir, segmentFileName(baseOffset, TXN_INDEX_FILE_EXTENSION, suffix)), baseOffset);
+      return new Segment(dir, baseOffset, suffix, file, size, offsetIndex, timeIndex, txnIndex, options);
     } catch (error) {
       await file.close();
       throw error;
@@ -289,7 +298,8 @@ export class Segment {
 
   /**
    * Re-reads every batch, checking structure, CRC-32C and offset order; truncates the file at
-   * the first bad batch and rebuilds both indexes from what remains.
+   * the first bad batch and rebuilds both indexes from what remains. The `.txnindex` is left to the owner, which
+   * empties it and refills it from its producer-state replay (that needs the log's state).
    */
   async recover(): Promise<SegmentRecoveryResult> {
     this.assertOpen();
@@ -653,6 +663,7 @@ export class Segment {
     await this.timeIndex.writePending();
     const problem = await this.loadState();
     if (problem !== undefined) throw new CorruptRecordError(`segment ${this.logPath} after truncation: ${problem}`, cut.position);
+    await this.txnIndex.truncateTo(this.next);
     if (this.size === 0) this.firstAppendMs = undefined;
     return removed;
   }
@@ -669,6 +680,7 @@ export class Segment {
     await this.fileSync(this.file, this.logPath);
     await this.offsetIndex.flush(this.fileSync);
     await this.timeIndex.flush(this.fileSync);
+    await this.txnIndex.flush(this.fileSync);
   }
 
   /** Renames the three files to carry `suffix` ('' for live, '.swap', '.deleted', ...). */
@@ -678,6 +690,7 @@ export class Segment {
     await rename(fromLog, toLog);
     await this.offsetIndex.renameTo(path.join(this.dir, segmentFileName(this.baseOffset, INDEX_FILE_EXTENSION, suffix)));
     await this.timeIndex.renameTo(path.join(this.dir, segmentFileName(this.baseOffset, TIME_INDEX_FILE_EXTENSION, suffix)));
+    await this.txnIndex.renameTo(path.join(this.dir, segmentFileName(this.baseOffset, TXN_INDEX_FILE_EXTENSION, suffix)));
     this.suffix = suffix;
   }
 
@@ -691,12 +704,13 @@ export class Segment {
     try {
       await this.offsetIndex.close();
       await this.timeIndex.close();
+      await this.txnIndex.close();
     } finally {
       await this.file.close();
     }
   }
 
-  /** Closes and removes the `.log`, `.index` and `.timeindex` files. */
+  /** Closes and removes the `.log`, `.index`, `.timeindex` and `.txnindex` files. */
   async delete(): Promise<void> {
     const logPath = this.logPath;
     if (!this.closed) {
@@ -705,6 +719,7 @@ export class Segment {
     }
     await this.offsetIndex.delete();
     await this.timeIndex.delete();
+    await this.txnIndex.delete();
     await rm(logPath, { force: true });
   }
 }
