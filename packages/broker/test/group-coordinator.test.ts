@@ -3,44 +3,15 @@ import { pino } from 'pino';
 import { ManualClock } from '@defter/log';
 import { ErrorCode, Writer } from '@defter/protocol';
 import { defaultBrokerConfig, type BrokerConfig } from '../src/config.js';
-import { GroupCoordinator, type GroupOffsets } from '../src/group/group-coordinator.js';
+import { GroupCoordinator } from '../src/group/group-coordinator.js';
 import { decodeConsumerAssignment, EMPTY_CONSUMER_ASSIGNMENT, encodeConsumerAssignment } from '../src/group/consumer-protocol.js';
 import type { JoinGroupParams, JoinGroupResult } from '../src/group/group-requests.js';
-import type { Ticker } from '../src/replica/delayed-operations.js';
+import { ManualTicker, MemoryOffsets } from './helpers/virtual-time.js';
 
 /*
  * The coordinator on its own, in virtual time: a ManualClock and a ticker the test fires, so
  * session expiries and join deadlines happen exactly when the test says.
  */
-
-class ManualTicker implements Ticker {
-  private onTick: (() => void) | undefined;
-  get running(): boolean {
-    return this.onTick !== undefined;
-  }
-  start(_intervalMs: number, onTick: () => void): () => void {
-    this.onTick = onTick;
-    return () => {
-      this.onTick = undefined;
-    };
-  }
-  tick(): void {
-    this.onTick?.();
-  }
-}
-
-class MemoryOffsets implements GroupOffsets {
-  readonly groups = new Set<string>();
-  hasOffsets(groupId: string): boolean {
-    return this.groups.has(groupId);
-  }
-  groupIds(): string[] {
-    return [...this.groups];
-  }
-  async deleteGroup(groupId: string): Promise<void> {
-    this.groups.delete(groupId);
-  }
-}
 
 interface Harness {
   coordinator: GroupCoordinator;

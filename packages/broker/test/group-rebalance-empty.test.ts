@@ -10,42 +10,13 @@ import { pino } from 'pino';
 import { ManualClock } from '@defter/log';
 import { ErrorCode, Writer } from '@defter/protocol';
 import { defaultBrokerConfig } from '../src/config.js';
-import { GroupCoordinator, type GroupOffsets } from '../src/group/group-coordinator.js';
+import { GroupCoordinator } from '../src/group/group-coordinator.js';
 import type { JoinGroupParams } from '../src/group/group-requests.js';
-import type { Ticker } from '../src/replica/delayed-operations.js';
+import { ManualTicker, MemoryOffsets } from './helpers/virtual-time.js';
 import { kafkaFor, waitUntil } from './helpers/group-consumers.js';
 import { startTestBroker } from './helpers/test-broker.js';
 
 const CLEANUP_INTERVAL_MS = 60_000;
-
-class ManualTicker implements Ticker {
-  private onTick: (() => void) | undefined;
-  get running(): boolean {
-    return this.onTick !== undefined;
-  }
-  start(_intervalMs: number, onTick: () => void): () => void {
-    this.onTick = onTick;
-    return () => {
-      this.onTick = undefined;
-    };
-  }
-  tick(): void {
-    this.onTick?.();
-  }
-}
-
-class MemoryOffsets implements GroupOffsets {
-  readonly groups = new Set<string>();
-  hasOffsets(groupId: string): boolean {
-    return this.groups.has(groupId);
-  }
-  groupIds(): string[] {
-    return [...this.groups];
-  }
-  async deleteGroup(groupId: string): Promise<void> {
-    this.groups.delete(groupId);
-  }
-}
 
 function harness() {
   const clock = new ManualClock(1_000_000);

@@ -1,26 +1,8 @@
 import test from 'ava';
 import { ManualClock } from '@defter/log';
 import { DelayedFetch } from '../src/replica/delayed-fetch.js';
-import { DelayedOperations, type Ticker } from '../src/replica/delayed-operations.js';
-
-/** A ticker the test fires by hand; it records whether the purgatory keeps it running. */
-class ManualTicker implements Ticker {
-  running = false;
-  starts = 0;
-  private onTick: (() => void) | undefined;
-  start(_intervalMs: number, onTick: () => void): () => void {
-    this.running = true;
-    this.starts++;
-    this.onTick = onTick;
-    return () => {
-      this.running = false;
-      this.onTick = undefined;
-    };
-  }
-  tick(): void {
-    this.onTick?.();
-  }
-}
+import { DelayedOperations } from '../src/replica/delayed-operations.js';
+import { ManualTicker } from './helpers/virtual-time.js';
 
 function setup(waitingMax = 100) {
   const clock = new ManualClock(1_000);

@@ -5,19 +5,19 @@ import { dirname } from 'node:path';
 export const ATOMIC_TEMP_SUFFIX = '.tmp';
 
 /**
- * Replaces `filePath` with `text` so that a crash leaves either the old or the new content, never a
+ * Replaces `filePath` with `content` (text as UTF-8, or bytes) so that a crash leaves either the old or the new content, never a
  * mix: write a temporary file, fsync it, rename it over the old one, fsync the directory (so the
  * rename itself is durable).
  */
 export async function writeFileAtomically(
   filePath: string,
-  text: string,
+  content: string | Uint8Array,
   fileSync: (file: FileHandle, filePath: string) => Promise<void> = (file) => file.sync(),
 ): Promise<void> {
   const tempPath = filePath + ATOMIC_TEMP_SUFFIX;
   const file = await open(tempPath, 'w');
   try {
-    await file.writeFile(text, 'utf8');
+    await file.writeFile(content);
     await fileSync(file, tempPath);
   } finally {
     await file.close();

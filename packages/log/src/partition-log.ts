@@ -29,7 +29,8 @@ import {
 import { FlushPolicy } from './flush-policy.js';
 import { defaultLogConfig, type LogConfig } from './log-config.js';
 import { silentLogger, type Logger } from './logger.js';
-import { CheckpointFormatError, OffsetCheckpointFile, fsyncDirectory } from './recovery-checkpoint.js';
+import { CheckpointFormatError, OffsetCheckpointFile } from './recovery-checkpoint.js';
+import { fsyncDirectory } from './atomic-file.js';
 import {
   PRODUCER_ID_EXPIRATION_MS_DEFAULT,
   ProducerStateError,

@@ -1,9 +1,9 @@
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32c } from '@defter/protocol';
-import { fsyncDirectory } from './atomic-file.js';
+import { ATOMIC_TEMP_SUFFIX, writeFileAtomically } from './atomic-file.js';
 import { LogError } from './errors.js';
-import { writeFully, type IndexFileSync } from './index-file.js';
+import type { IndexFileSync } from './index-file.js';
 
 /*
  * Kafka's producer-state snapshot file, `<20-digit offset>.snapshot` in the partition directory
@@ -35,7 +35,7 @@ export const PRODUCER_SNAPSHOT_BYTES_MAX_DEFAULT = 512 * 1024 * 1024;
 
 const CRC_AT = 2;
 const COUNT_AT = 6;
-const TEMP_SUFFIX = '.tmp';
+const TEMP_SUFFIX = ATOMIC_TEMP_SUFFIX;
 const SNAPSHOT_FILE_PATTERN = /^(\d{20})\.snapshot$/;
 
 /** One producer as a snapshot stores it. */
@@ -153,16 +153,7 @@ export async function writeProducerSnapshotFile(
   entries: readonly ProducerSnapshotEntry[],
   fileSync: IndexFileSync = (file) => file.sync(),
 ): Promise<void> {
-  const tempPath = filePath + TEMP_SUFFIX;
-  const file = await open(tempPath, 'w');
-  try {
-    await writeFully(file, encodeProducerSnapshot(entries), 0);
-    await fileSync(file, tempPath);
-  } finally {
-    await file.close();
-  }
-  await rename(tempPath, filePath);
-  await fsyncDirectory(path.dirname(filePath));
+  await writeFileAtomically(filePath, encodeProducerSnapshot(entries), fileSync);
 }
 
 /** The snapshot files in `dir` by offset (ascending); leftover temporary files are removed. */

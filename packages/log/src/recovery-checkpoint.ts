@@ -1,4 +1,4 @@
-import { ATOMIC_TEMP_SUFFIX, readTextIfExists, writeFileAtomically } from './atomic-file.js';
+import { readTextIfExists, writeFileAtomically } from './atomic-file.js';
 import type { FileSync } from './segment.js';
 import { dataSync } from './segment.js';
 
@@ -13,7 +13,6 @@ import { dataSync } from './segment.js';
  * leaves either the old or the new content, never a mix.
  */
 const CHECKPOINT_VERSION = '0';
-export const CHECKPOINT_TEMP_SUFFIX = ATOMIC_TEMP_SUFFIX;
 
 export class OffsetCheckpointFile {
   /** Serialises writers: two overlapping writes would share the temp file. */
@@ -53,4 +52,3 @@ export class CheckpointFormatError extends Error {
   override readonly name = 'CheckpointFormatError';
 }
 
-export { fsyncDirectory } from './atomic-file.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Clock } from './clock.js';
 import type { LogConfig } from './log-config.js';
 import type { Logger } from './logger.js';
-import { CHECKPOINT_TEMP_SUFFIX } from './recovery-checkpoint.js';
+import { ATOMIC_TEMP_SUFFIX } from './atomic-file.js';
 import {
   LOG_FILE_EXTENSION,
   SEGMENT_FILE_EXTENSIONS,
@@ -58,7 +58,7 @@ export async function loadSegments(options: LoadOptions): Promise<LoadResult> {
   const swapIndexes: Array<{ baseOffset: bigint; name: string }> = [];
 
   for (const name of names) {
-    if (name.endsWith(CHECKPOINT_TEMP_SUFFIX)) {
+    if (name.endsWith(ATOMIC_TEMP_SUFFIX)) {
       await rm(path.join(dir, name), { force: true });
       continue;
     }

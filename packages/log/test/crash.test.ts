@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runWriterAndKill } from './helpers/kill-writer.js';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { patchBaseOffset, readBatchHeader, verifyBatchCrc } from '@defter/protocol';
@@ -9,35 +9,8 @@ import { tempDir } from './helpers/temp-dir.js';
 
 const writerScript = fileURLToPath(new URL('./helpers/crash-writer.ts', import.meta.url));
 
-/** Runs the writer until `acknowledgements` appends are acknowledged (plus a little), then SIGKILLs it. */
-function runAndKill(dir: string, acknowledgements: number, extraDelayMs: number): Promise<Map<number, bigint>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=defter-source', writerScript, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked = new Map<number, bigint>();
-    let pending = '';
-    let stderr = '';
-    let killing = false;
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const [number, offset] = line.split(' ');
-        if (number === 'ready') continue;
-        acked.set(Number(number), BigInt(offset!));
-      }
-      if (!killing && acked.size >= acknowledgements) {
-        killing = true;
-        setTimeout(() => child.kill('SIGKILL'), extraDelayMs);
-      }
-    });
-    child.on('exit', (_code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`writer exited without being killed: ${stderr}`));
-    });
-  });
-}
+const runAndKill = (dir: string, acknowledgements: number, extraDelayMs: number) =>
+  runWriterAndKill(writerScript, dir, acknowledgements, extraDelayMs);
 
 test('every acknowledged append survives SIGKILL, and the log is valid to its end', async (t) => {
   t.timeout(30_000);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runWriterAndKill } from './helpers/kill-writer.js';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,35 +170,8 @@ test('without the snapshot at the end (an unclean stop), the replay of the log t
 
 const writerScript = fileURLToPath(new URL('./helpers/producer-crash-writer.ts', import.meta.url));
 
-/** Runs the idempotent writer until `acknowledgements` appends are acknowledged (plus a little), then SIGKILLs it. */
-function runAndKill(dir: string, acknowledgements: number, extraDelayMs: number): Promise<Map<number, bigint>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=defter-source', writerScript, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked = new Map<number, bigint>();
-    let pending = '';
-    let stderr = '';
-    let killing = false;
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const [number, offset] = line.split(' ');
-        if (number === 'ready') continue;
-        acked.set(Number(number), BigInt(offset!));
-      }
-      if (!killing && acked.size >= acknowledgements) {
-        killing = true;
-        setTimeout(() => child.kill('SIGKILL'), extraDelayMs);
-      }
-    });
-    child.on('exit', (_code, signal) => {
-      if (signal === 'SIGKILL') resolve(acked);
-      else reject(new Error(`writer exited without being killed: ${stderr}`));
-    });
-  });
-}
+const runAndKill = (dir: string, acknowledgements: number, extraDelayMs: number) =>
+  runWriterAndKill(writerScript, dir, acknowledgements, extraDelayMs);
 
 test('an idempotent writer SIGKILLed at random moments: retries of its last batches after reopen are never written twice', async (t) => {
   t.timeout(60_000);
