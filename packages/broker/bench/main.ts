@@ -5,7 +5,9 @@
  *   librdkafka (kcat) and with kafkajs as the client (kafkajs consumes as a group of one);
  * - produce latency (p50/p99) at a fixed 10,000 records/s with acks=all (confluent-kafka-python);
  * - PartitionLog appends of batches of the same records, in-process, as the ceiling;
- * - consumer groups (groups.ts): formation and rebalance times, offset commits per second.
+ * - consumer groups (groups.ts): formation and rebalance times, offset commits per second;
+ * - transactions (transactions.ts): kafkajs transactional produce beside idempotent produce, and
+ *   the latency a commit adds.
  *
  * The broker runs in its own process (its own event loop); the clients run in this one or in their
  * own processes. Everything is on loopback.
@@ -25,6 +27,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { encodeRecordBatch } from '@defter/protocol';
 import { PartitionLog, defaultLogConfig } from '@defter/log';
 import { benchmarkGroups, printGroupReport } from './groups.js';
+import { TRANSACTION_BENCH_TOPICS, benchmarkTransactions, printTransactionReport } from './transactions.js';
 
 import { rawProduce } from './raw-producer.js';
 const quick = process.argv.includes('--quick');
@@ -269,7 +272,7 @@ async function main(): Promise<void> {
     const storage = await storageAppends(root);
     rows.push(storage);
 
-    const started = await startBrokerProcess(brokerDir, ['raw-1:1', 'raw-8:8', 'rdk-1:1', 'rdk-8:8', 'kjs-1:1', 'kjs-8:8', 'latency:1']);
+    const started = await startBrokerProcess(brokerDir, ['raw-1:1', 'raw-8:8', 'rdk-1:1', 'rdk-8:8', 'kjs-1:1', 'kjs-8:8', 'latency:1', ...TRANSACTION_BENCH_TOPICS]);
     broker = started.child;
     const { bootstrap } = started;
     const brokerPid = started.child.pid;
@@ -300,12 +303,23 @@ async function main(): Promise<void> {
       }
     }
 
+    // A tenth of the records: kafkajs runs one transaction at a time, and each costs round trips.
+    const transactions = await benchmarkTransactions({
+      bootstrap,
+      records: RECORDS / 10,
+      valueBytes: VALUE_BYTES,
+      quick,
+      measure: (run) => withBrokerCpu(brokerPid, run),
+    });
+    for (const { idempotent, transactional } of transactions.throughput) rows.push(idempotent, transactional);
+
     const python = findPython('confluent_kafka');
     let latency: Latency | undefined;
     if (python !== undefined) latency = await latencyAtFixedRate(python, bootstrap, 'latency');
     else notes.push('confluent-kafka-python is not installed: no latency figures (apt-get install python3-confluent-kafka).');
 
     printReport(rows, storage, latency, notes);
+    printTransactionReport(transactions);
     printGroupReport(await benchmarkGroups({ root, quick }));
   } finally {
     if (broker !== undefined && broker.exitCode === null) {

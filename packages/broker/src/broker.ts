@@ -11,6 +11,9 @@ import { SocketServer } from './network/socket-server.js';
 import { ReplicaManager } from './replica/replica-manager.js';
 import { GroupCoordinator } from './group/group-coordinator.js';
 import { OffsetStore } from './group/offset-store.js';
+import { ProducerIdManager } from './txn/producer-id-manager.js';
+import { TransactionCoordinator } from './txn/transaction-coordinator.js';
+import { TransactionStateLog } from './txn/transaction-state-log.js';
 
 export interface StartBrokerOptions extends Partial<Omit<BrokerConfig, 'log'>> {
   /** Topic-level defaults on top of Kafka's (`retentionMs`, `segmentBytes`, …). */
@@ -62,10 +65,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     logger,
     retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
     cleanerIntervalMs: config.logCleanerBackoffMs,
+    producerIdExpirationMs: config.producerIdExpirationMs,
+    producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs,
   });
   let replicaManager: ReplicaManager | undefined;
   let offsetStore: OffsetStore | undefined;
   let groupCoordinator: GroupCoordinator | undefined;
+  let producerIds: ProducerIdManager | undefined;
+  let transactionCoordinator: TransactionCoordinator | undefined;
   let server: SocketServer | undefined;
   try {
     await metadata.attach(logManager);
@@ -78,6 +85,17 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       const state = coordinator.groupState(groupId);
       return state === undefined || state === 'Empty' || state === 'Dead';
     });
+    producerIds = await ProducerIdManager.open({ dataDir: config.dataDir });
+    transactionCoordinator = await TransactionCoordinator.open({
+      config,
+      clock,
+      logger,
+      stateLog: new TransactionStateLog({ logManager, metadata, config, clock, logger }),
+      producerIds,
+      markers: replicaManager,
+      offsets: offsetStore,
+    });
+    replicaManager.setTransactionVerifier(transactionCoordinator);
     const registry = new ApiRegistry(allHandlers);
     let listener: { host: string; port: number } | undefined;
     const context: BrokerContext = {
@@ -89,6 +107,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       replicaManager,
       groupCoordinator,
       offsetStore,
+      transactionCoordinator,
       advertisedListener: () => {
         if (listener === undefined) throw new Error('the listener is not bound yet');
         return listener;
@@ -115,6 +134,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     const runningReplicaManager = replicaManager;
     const runningGroupCoordinator = groupCoordinator;
     const runningOffsetStore = offsetStore;
+    const runningProducerIds = producerIds;
+    const runningTransactionCoordinator = transactionCoordinator;
     let closing: Promise<void> | undefined;
     return {
       host: listener.host,
@@ -129,6 +150,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
           await runningReplicaManager.close();
           await runningGroupCoordinator.close();
           await runningServer.close(config.shutdownTimeoutMs);
+          // Markers under way are written before the logs close; a restart finishes the rest.
+          await runningTransactionCoordinator.close();
+          await runningProducerIds.close();
           await runningOffsetStore.close();
           await logManager.close();
           await metadata.close();
@@ -140,6 +164,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   } catch (error) {
     await server?.close(0);
     await groupCoordinator?.close();
+    await transactionCoordinator?.close();
+    await producerIds?.close();
     await offsetStore?.close();
     await replicaManager?.close();
     await logManager.close();

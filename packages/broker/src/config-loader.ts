@@ -390,6 +390,14 @@ const settings: readonly Setting[] = [
   brokerInteger('offsets.retention.minutes', 'offsetsRetentionMinutes', 1, INT32_MAX),
   brokerInteger('offsets.retention.check.interval.ms', 'offsetsRetentionCheckIntervalMs', 1, UNLIMITED),
   brokerInteger('offset.metadata.max.bytes', 'offsetMetadataMaxBytes', 0, INT32_MAX),
+  brokerInteger('producer.id.expiration.ms', 'producerIdExpirationMs', 1, INT32_MAX),
+  brokerInteger('producer.id.expiration.check.interval.ms', 'producerIdExpirationCheckIntervalMs', 1, INT32_MAX),
+  brokerInteger('transaction.state.log.num.partitions', 'transactionStateLogNumPartitions', 1, INT32_MAX),
+  brokerInteger('transaction.state.log.segment.bytes', 'transactionStateLogSegmentBytes', 1, INT32_MAX),
+  brokerInteger('transaction.max.timeout.ms', 'transactionMaxTimeoutMs', 1, INT32_MAX),
+  brokerInteger('transactional.id.expiration.ms', 'transactionalIdExpirationMs', 1, INT32_MAX),
+  brokerInteger('transaction.abort.timed.out.transaction.cleanup.interval.ms', 'transactionAbortTimedOutTransactionCleanupIntervalMs', 1, INT32_MAX),
+  brokerInteger('transaction.remove.expired.transaction.cleanup.interval.ms', 'transactionRemoveExpiredTransactionCleanupIntervalMs', 1, INT32_MAX),
   brokerInteger('shutdownTimeoutMs', 'shutdownTimeoutMs', 0, UNLIMITED),
 ];
 

@@ -61,6 +61,22 @@ export interface BrokerConfig {
   offsetsRetentionCheckIntervalMs: number;
   /** offset.metadata.max.bytes: the longest metadata string an OffsetCommit may carry. */
   offsetMetadataMaxBytes: number;
+  /** producer.id.expiration.ms: a partition forgets a producer idle this long (no open transaction). */
+  producerIdExpirationMs: number;
+  /** producer.id.expiration.check.interval.ms */
+  producerIdExpirationCheckIntervalMs: number;
+  /** transaction.state.log.num.partitions: partitions of `__transaction_state`. */
+  transactionStateLogNumPartitions: number;
+  /** transaction.state.log.segment.bytes */
+  transactionStateLogSegmentBytes: number;
+  /** transaction.max.timeout.ms: the longest transaction timeout a producer may ask for. */
+  transactionMaxTimeoutMs: number;
+  /** transactional.id.expiration.ms: a transactional id idle this long is forgotten. */
+  transactionalIdExpirationMs: number;
+  /** transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are looked for. */
+  transactionAbortTimedOutTransactionCleanupIntervalMs: number;
+  /** transaction.remove.expired.transaction.cleanup.interval.ms: how often expired transactional ids are looked for. */
+  transactionRemoveExpiredTransactionCleanupIntervalMs: number;
 }
 
 export const defaultBrokerConfig: Readonly<BrokerConfig> = Object.freeze({
@@ -92,4 +108,12 @@ export const defaultBrokerConfig: Readonly<BrokerConfig> = Object.freeze({
   offsetsRetentionMinutes: 10_080,
   offsetsRetentionCheckIntervalMs: 600_000,
   offsetMetadataMaxBytes: 4_096,
+  producerIdExpirationMs: 86_400_000,
+  producerIdExpirationCheckIntervalMs: 600_000,
+  transactionStateLogNumPartitions: 50,
+  transactionStateLogSegmentBytes: 104_857_600,
+  transactionMaxTimeoutMs: 900_000,
+  transactionalIdExpirationMs: 604_800_000,
+  transactionAbortTimedOutTransactionCleanupIntervalMs: 10_000,
+  transactionRemoveExpiredTransactionCleanupIntervalMs: 3_600_000,
 });

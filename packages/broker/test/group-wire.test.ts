@@ -94,7 +94,7 @@ test('FindCoordinator v0-4 names this broker for groups; transactions are not se
     ],
   );
   const transaction = await client.request(ApiKey.FindCoordinator, 3, { key: 'tx', keyType: 1 });
-  t.deepEqual([transaction.body.errorCode, transaction.body.nodeId], [ErrorCode.COORDINATOR_NOT_AVAILABLE, -1]);
+  t.deepEqual([transaction.body.errorCode, transaction.body.nodeId, transaction.body.port], [ErrorCode.NONE, broker.broker.nodeId, broker.port]);
   const invalid = await client.request(ApiKey.FindCoordinator, 4, { keyType: 9, coordinatorKeys: ['x'] });
   t.is(invalid.body.coordinators![0]!.errorCode, ErrorCode.INVALID_REQUEST);
 });

@@ -1,6 +1,7 @@
 import { ApiKey, ConsumerProtocolAssignmentSchema, DecodeError, ErrorCode, decodeVersionedData } from '@defter/protocol';
 import type { ClusterClient } from './cluster-client.js';
 import { KafkaProtocolError, type KafkaConnection } from './kafka-connection.js';
+import { CoordinatorKeyType, findCoordinator } from './find-coordinator.js';
 
 /**
  * The consumer-group side of the CLI over the raw protocol: find a group's coordinator, list,
@@ -11,7 +12,6 @@ import { KafkaProtocolError, type KafkaConnection } from './kafka-connection.js'
 
 /** Version ranges this client encodes (below the batched FindCoordinator v4 and OffsetFetch v8). */
 export const GROUP_CLIENT_VERSIONS = {
-  findCoordinator: { min: 0, max: 3 },
   listGroups: { min: 0, max: 4 },
   describeGroups: { min: 0, max: 5 },
   offsetFetch: { min: 2, max: 7 },
@@ -19,11 +19,6 @@ export const GROUP_CLIENT_VERSIONS = {
   deleteGroups: { min: 0, max: 2 },
 } as const;
 
-/** FindCoordinator's key type of a consumer group (1 is a transactional id). */
-const COORDINATOR_KEY_TYPE_GROUP = 0;
-/** Retriable coordinator errors (loading, moving) get this many attempts, this far apart. */
-const COORDINATOR_ATTEMPTS_MAX = 10;
-const COORDINATOR_RETRY_BACKOFF_MS = 200;
 
 export interface GroupListing {
   readonly groupId: string;
@@ -97,21 +92,9 @@ export class GroupClient {
 
   /** The connection to the group's coordinator; retries while the coordinator is loading or moving. */
   async coordinator(groupId: string): Promise<KafkaConnection> {
-    const bootstrap = this.cluster.bootstrap;
-    const version = bootstrap.versionFor(ApiKey.FindCoordinator, GROUP_CLIENT_VERSIONS.findCoordinator.min, GROUP_CLIENT_VERSIONS.findCoordinator.max);
-    for (let attempt = 1; ; attempt++) {
-      const response = await bootstrap.send(ApiKey.FindCoordinator, version, { key: groupId, keyType: COORDINATOR_KEY_TYPE_GROUP });
-      const errorCode = response.errorCode ?? ErrorCode.NONE;
-      if (errorCode === ErrorCode.NONE && response.nodeId !== undefined) {
-        await this.cluster.metadata([]); // the coordinator's address by node id
-        return this.cluster.leaderConnection(response.nodeId);
-      }
-      if (!isRetriableCoordinatorError(errorCode) || attempt >= COORDINATOR_ATTEMPTS_MAX) {
-        throw new KafkaProtocolError(errorCode, `finding the coordinator of group '${groupId}'`, response.errorMessage);
-      }
-      await sleep(COORDINATOR_RETRY_BACKOFF_MS);
-    }
+    return findCoordinator(this.cluster, groupId, CoordinatorKeyType.GROUP);
   }
+
 
   async describeGroup(groupId: string): Promise<GroupDescription> {
     const connection = await this.coordinator(groupId);
@@ -211,12 +194,4 @@ function decodeAssignmentOf(bytes: Buffer, memberId: string): TopicPartitions[] 
     if (error instanceof DecodeError) throw new Error(`member ${memberId} has an assignment that is not a consumer-protocol assignment (${error.message})`);
     throw error;
   }
-}
-
-function isRetriableCoordinatorError(code: number): boolean {
-  return code === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS || code === ErrorCode.COORDINATOR_NOT_AVAILABLE || code === ErrorCode.NOT_COORDINATOR;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -8,3 +8,5 @@ export { PartitionFetcher, type FetchPosition, type PartitionFetcherOptions } fr
 export { compileRecordFormat, type FormattableRecord, type RecordFormatter } from './record-format.js';
 export { nearest, unknownTopicMessage } from './suggest.js';
 export { GroupClient, GROUP_CLIENT_VERSIONS, decodeConsumerAssignment, type GroupDescription, type GroupListing, type GroupMember, type GroupOffset, type TopicPartitions } from './group-client.js';
+export { TransactionClient, TRANSACTION_CLIENT_VERSIONS, TRANSACTION_STATE_NAMES } from './transaction-client.js';
+export { findCoordinator, CoordinatorKeyType } from './find-coordinator.js';

@@ -9,6 +9,7 @@ import { printOffsets } from './offsets-command.js';
 import { COMPRESSION_NAMES, produce } from './produce-command.js';
 import { nearest } from './suggest.js';
 import { alterTopic, createTopic, deleteTopic, describeTopic, listTopics } from './topics-command.js';
+import { describeProducers, describeTransactions, listTransactions, parseStateFilters } from './transactions-command.js';
 
 export { processIo, type CliIo } from './io.js';
 
@@ -39,6 +40,11 @@ function parseDateTimeOption(value: string): bigint {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function collectProducerId(value: string, previous: bigint[]): bigint[] {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a producer id (a non-negative integer).');
+  return [...previous, BigInt(value.trim())];
 }
 
 /** Reports unknown subcommands of `command` with the nearest known one. */
@@ -198,6 +204,41 @@ export function createProgram(io: CliIo = processIo): Command {
       },
     );
   suggestUnknownCommands(groups, io);
+
+  const transactions = program.command('transactions').description('list and describe transactions, and the producers of a partition');
+  transactions
+    .command('list')
+    .description('every transactional id, its producer id and state')
+    .option('--state <state>', 'only transactions in this state, e.g. Ongoing (repeatable, or comma-separated)', collect, [])
+    .option('--producer-id <id>', 'only this producer id (repeatable)', collectProducerId, [])
+    .option('--min-duration <ms>', 'only transactions running longer than this', integerOption(0))
+    .option(...bootstrapOption)
+    .action(async (options: { state: string[]; producerId: bigint[]; minDuration?: number; bootstrapServer: string }) =>
+      listTransactions(
+        { bootstrapServer: options.bootstrapServer, io },
+        {
+          states: parseStateFilters(options.state),
+          producerIds: options.producerId,
+          ...(options.minDuration === undefined ? {} : { durationMsMin: options.minDuration }),
+        },
+      ),
+    );
+  transactions
+    .command('describe')
+    .description("a transaction's state, producer id and epoch, timeout, start time, duration and partitions")
+    .argument('<transactionalIds...>')
+    .option(...bootstrapOption)
+    .action(async (ids: string[], options: { bootstrapServer: string }) => describeTransactions({ bootstrapServer: options.bootstrapServer, io }, ids));
+  transactions
+    .command('producers')
+    .description("the producers a topic's partitions keep state for, with each open transaction's first offset (what holds the LSO back)")
+    .requiredOption('--topic <topic>', 'the topic')
+    .option('--partition <n>', 'only this partition', integerOption(0, 0x7fffffff))
+    .option(...bootstrapOption)
+    .action(async (options: { topic: string; partition?: number; bootstrapServer: string }) =>
+      describeProducers({ bootstrapServer: options.bootstrapServer, io }, options.topic, options.partition),
+    );
+  suggestUnknownCommands(transactions, io);
 
   program
     .command('produce')

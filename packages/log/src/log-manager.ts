@@ -46,12 +46,18 @@ export interface LogManagerOptions {
   /** Logs opened (and recovered) at the same time at startup. */
   openConcurrency?: number;
   cleaner?: Pick<LogCleanerOptions, 'offsetMapEntriesMax'>;
+  /** producer.id.expiration.ms, given to every partition log (default Kafka's 1 day). */
+  producerIdExpirationMs?: number;
+  /** producer.id.expiration.check.interval.ms: how often idle producers are forgotten. */
+  producerIdExpirationCheckIntervalMs?: number;
 }
 
 export const RETENTION_CHECK_INTERVAL_MS_DEFAULT = 5 * 60 * 1000;
 export const CLEANER_INTERVAL_MS_DEFAULT = 15 * 1000;
 export const OPEN_CONCURRENCY_DEFAULT = 8;
 export const FLUSH_CHECK_INTERVAL_MS_DEFAULT = 1000;
+/** Kafka's producer.id.expiration.check.interval.ms default: 10 minutes. */
+export const PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS_DEFAULT = 10 * 60 * 1000;
 
 export interface TopicPartition {
   topic: string;
@@ -164,6 +170,7 @@ export class LogManager {
     private readonly logger: Logger,
     private readonly scheduler: Scheduler,
     cleanerOptions: Pick<LogCleanerOptions, 'offsetMapEntriesMax'>,
+    private readonly producerIdExpirationMs: number | undefined,
   ) {
     this.cleaner = new LogCleaner({ ...cleanerOptions, clock, logger });
   }
@@ -186,6 +193,7 @@ export class LogManager {
       logger,
       options.scheduler ?? new TimerScheduler(logger),
       options.cleaner ?? {},
+      options.producerIdExpirationMs,
     );
     try {
       await manager.loadLogs(options.openConcurrency ?? OPEN_CONCURRENCY_DEFAULT);
@@ -205,6 +213,10 @@ export class LogManager {
     });
     manager.scheduler.schedule('log-flush', options.flushCheckIntervalMs ?? FLUSH_CHECK_INTERVAL_MS_DEFAULT, async () => {
       await manager.runFlush();
+    });
+    const producerExpiryMs = options.producerIdExpirationCheckIntervalMs ?? PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS_DEFAULT;
+    manager.scheduler.schedule('producer-id-expiration', producerExpiryMs, async () => {
+      await manager.runProducerExpiration();
     });
     return manager;
   }
@@ -244,6 +256,7 @@ export class LogManager {
       config,
       clock: this.clock,
       logger: this.logger,
+      ...(this.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.producerIdExpirationMs }),
     });
   }
 
@@ -383,6 +396,27 @@ export class LogManager {
       });
     }
     return flushed;
+  }
+
+  /**
+   * Forgets, in every log, the producers idle for producer.id.expiration.ms with no open
+   * transaction (Kafka's removeExpiredProducers task), so that producer state stays bounded.
+   * Returns how many were forgotten; a log that fails is logged and the others still run.
+   */
+  async runProducerExpiration(): Promise<number> {
+    let removed = 0;
+    for (const { topic, partition } of this.logs()) {
+      await this.queue.run(keyOf(topic, partition), async () => {
+        const managed = this.logsByKey.get(keyOf(topic, partition));
+        if (managed === undefined || this.closed) return;
+        try {
+          removed += await managed.log.removeExpiredProducers();
+        } catch (error) {
+          this.logger.error({ topic, partition, err: error }, 'producer expiration failed');
+        }
+      });
+    }
+    return removed;
   }
 
   /** Retention, then cleaning, over every log: what the scheduled tasks do, on demand. */

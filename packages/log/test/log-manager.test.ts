@@ -158,7 +158,7 @@ test('runMaintenance applies retention to delete topics and compaction to compac
     cleanerIntervalMs: 500,
     flushCheckIntervalMs: 1_000_000,
   });
-  t.deepEqual(scheduler.names(), ['log-retention', 'log-cleaner', 'log-flush']);
+  t.deepEqual(scheduler.names(), ['log-retention', 'log-cleaner', 'log-flush', 'producer-id-expiration']);
   const events = await manager.getOrCreateLog('events', 0);
   const table = await manager.getOrCreateLog('table', 0);
   t.is(events.config, deleteConfig);

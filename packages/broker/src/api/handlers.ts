@@ -23,6 +23,14 @@ import { syncGroupHandler } from '../handlers/sync-group.js';
 import { describeGroupsHandler } from '../handlers/describe-groups.js';
 import { listGroupsHandler } from '../handlers/list-groups.js';
 import { deleteGroupsHandler } from '../handlers/delete-groups.js';
+import { describeProducersHandler } from '../handlers/describe-producers.js';
+import { initProducerIdHandler } from '../handlers/init-producer-id.js';
+import { addPartitionsToTxnHandler } from '../handlers/add-partitions-to-txn.js';
+import { addOffsetsToTxnHandler } from '../handlers/add-offsets-to-txn.js';
+import { txnOffsetCommitHandler } from '../handlers/txn-offset-commit.js';
+import { endTxnHandler } from '../handlers/end-txn.js';
+import { describeTransactionsHandler } from '../handlers/describe-transactions.js';
+import { listTransactionsHandler } from '../handlers/list-transactions.js';
 
 /**
  * Every API this broker serves, one module per API key under `handlers/`. Add a handler here and
@@ -53,4 +61,12 @@ export const allHandlers: ReadonlyArray<ApiHandler<never>> = [
   incrementalAlterConfigsHandler,
   offsetDeleteHandler,
   describeClusterHandler,
+  describeProducersHandler,
+  initProducerIdHandler,
+  addPartitionsToTxnHandler,
+  addOffsetsToTxnHandler,
+  txnOffsetCommitHandler,
+  endTxnHandler,
+  describeTransactionsHandler,
+  listTransactionsHandler,
 ] as ReadonlyArray<unknown> as ReadonlyArray<ApiHandler<never>>;

@@ -2,12 +2,15 @@ import {
   CompressionType,
   DecodeError,
   ErrorCode,
+  decodeControlRecord,
   decodeRecordBatch,
   encodeRecordBatch,
   isControl,
+  isTransactional,
   lastOffsetOf,
   readBatchHeader,
   type Record as BatchRecord,
+  type RecordBatch,
 } from '@defter/protocol';
 import { RecordTooLargeError, TimerScheduler, type Clock, type LogManager, type PartitionLog, type Scheduler } from '@defter/log';
 import type { Logger } from 'pino';
@@ -31,6 +34,8 @@ const MS_PER_MINUTE = 60_000;
 /** "No committed offset", as OffsetFetch answers it. */
 export const NO_OFFSET = -1n;
 const NO_LEADER_EPOCH = -1;
+/** Kafka's transaction coordinator writes offsets without sequence numbers (the batch is not idempotent). */
+const NO_SEQUENCE = -1;
 
 export interface CommittedOffset {
   topic: string;
@@ -47,6 +52,13 @@ export interface CommittedOffset {
 export interface TopicPartitionRef {
   topic: string;
   partition: number;
+}
+
+/** The transaction a TxnOffsetCommit belongs to (its batch carries the producer id and epoch). */
+export interface OffsetTransaction {
+  readonly transactionalId: string;
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
 }
 
 export interface OffsetStoreOptions {
@@ -66,6 +78,52 @@ interface OffsetChange {
 }
 
 /**
+ * An offset with the log offset of the record that wrote it. When plain and transactional commits
+ * of one partition mix, the record further down the log wins (Kafka's rule: without it, a
+ * transaction committed after a later plain commit, or compaction, would bring back an old value).
+ */
+interface StoredOffset {
+  readonly value: CommittedOffset;
+  readonly recordOffset: bigint;
+}
+
+/** Offsets of one group (committed, or one producer's pending ones) by topic and partition. */
+class OffsetTable {
+  private readonly topics = new Map<string, Map<number, StoredOffset>>();
+
+  get(topic: string, partition: number): StoredOffset | undefined {
+    return this.topics.get(topic)?.get(partition);
+  }
+
+  set(stored: StoredOffset): void {
+    let partitions = this.topics.get(stored.value.topic);
+    if (partitions === undefined) this.topics.set(stored.value.topic, (partitions = new Map()));
+    partitions.set(stored.value.partition, stored);
+  }
+
+  delete(topic: string, partition: number): void {
+    const partitions = this.topics.get(topic);
+    if (partitions === undefined) return;
+    partitions.delete(partition);
+    if (partitions.size === 0) this.topics.delete(topic);
+  }
+
+  get isEmpty(): boolean {
+    return this.topics.size === 0;
+  }
+
+  /** By topic, then partition. */
+  sorted(): StoredOffset[] {
+    const all: StoredOffset[] = [];
+    for (const topic of [...this.topics.keys()].sort()) {
+      const byPartition = this.topics.get(topic)!;
+      for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) all.push(byPartition.get(partition)!);
+    }
+    return all;
+  }
+}
+
+/**
  * Committed offsets: kept in memory for OffsetFetch, made durable in `__consumer_offsets` (one
  * record per group and partition, keyed as Kafka keys them, compacted), and loaded back on open.
  *
@@ -75,12 +133,23 @@ interface OffsetChange {
  * or expiry decides what to remove only when its turn comes, after the writes called before it.
  * Different groups' writes run side by side and share the log's group commit.
  *
+ * Transactional offsets (KIP-98, TxnOffsetCommit): `commitTransactional` appends them as one
+ * transactional batch of the producer (as Kafka's group coordinator does) and keeps them *pending*
+ * per (group, producer id): OffsetFetch does not return them, and with `requireStable` (KIP-447)
+ * reports their partitions unstable. Once the transaction coordinator has written the producer's
+ * marker into the group's partition it calls `completeTransaction`: a commit makes them committed
+ * (unless a record written later in the log already replaced one), an abort drops them. Loading
+ * replays the same rules from the log: transactional records wait for their producer's marker;
+ * those still open at the end stay pending until the coordinator re-sends the marker.
+ *
  * `__consumer_offsets` is created on the first write (as Kafka creates it on first use), not on
  * open, so a broker that never sees a group has no internal topic in its listings.
  */
 export class OffsetStore {
-  /** group → topic → partition → offset. */
-  private readonly groups = new Map<string, Map<string, Map<number, CommittedOffset>>>();
+  /** group → committed offsets. */
+  private readonly groups = new Map<string, OffsetTable>();
+  /** group → producer id → offsets of that producer's open transaction. */
+  private readonly pending = new Map<string, Map<bigint, OffsetTable>>();
   /** The last write queued per group (settled, never rejected); the next one starts after it. */
   private readonly writeTails = new Map<string, Promise<void>>();
   private topicReady: Promise<void> | undefined;
@@ -94,7 +163,7 @@ export class OffsetStore {
     this.partitionCount = options.metadata.topic(OFFSETS_TOPIC)?.partitions ?? options.config.offsetsTopicNumPartitions;
   }
 
-  /** Loads every committed offset from `__consumer_offsets`, if it exists. */
+  /** Loads every committed (and still pending transactional) offset from `__consumer_offsets`, if it exists. */
   static async open(options: OffsetStoreOptions): Promise<OffsetStore> {
     const store = new OffsetStore(options);
     if (options.metadata.topic(OFFSETS_TOPIC) !== undefined) await store.load();
@@ -140,74 +209,104 @@ export class OffsetStore {
    */
   async commit(groupId: string, offsets: ReadonlyArray<Omit<CommittedOffset, 'commitTimestampMs'>>): Promise<void> {
     if (offsets.length === 0) return;
-    for (const offset of offsets) {
-      if (this.isMetadataTooLarge(offset.metadata)) {
-        throw new KafkaError(ErrorCode.OFFSET_METADATA_TOO_LARGE, `metadata of ${offset.topic}-${offset.partition} exceeds offset.metadata.max.bytes ${this.metadataBytesMax}`);
-      }
-    }
-    const commitTimestampMs = this.options.clock.nowMs();
-    const changes = offsets.map(
-      (offset): OffsetChange => ({
-        key: { group: groupId, topic: offset.topic, partition: offset.partition },
-        value: {
-          topic: offset.topic,
-          partition: offset.partition,
-          offset: offset.offset,
-          leaderEpoch: offset.leaderEpoch,
-          metadata: offset.metadata ?? '',
-          commitTimestampMs,
-        },
-      }),
-    );
+    const changes = this.commitChanges(groupId, offsets);
     await this.write(groupId, () => changes);
   }
 
   /**
+   * TxnOffsetCommit: appends the offsets as ONE transactional batch of the producer (baseSequence
+   * -1, appended as the coordinator, so the log checks the producer's epoch, not its sequence) and
+   * keeps them pending for (group, producer id) until `completeTransaction`. A second commit of the
+   * same transaction replaces the earlier pending value of a partition. Throws what `commit` throws,
+   * and the log's refusals (INVALID_PRODUCER_EPOCH for an epoch older than the producer's last one).
+   */
+  async commitTransactional(groupId: string, transaction: OffsetTransaction, offsets: ReadonlyArray<Omit<CommittedOffset, 'commitTimestampMs'>>): Promise<void> {
+    if (offsets.length === 0) return;
+    if (transaction.producerId < 0n) throw new RangeError(`a transactional commit needs a producer id, got ${transaction.producerId}`);
+    const changes = this.commitChanges(groupId, offsets);
+    await this.write(groupId, () => changes, transaction);
+  }
+
+  /**
+   * Ends the producer's transaction in every group of `__consumer_offsets` partition
+   * `offsetsPartition`, once its marker is written there: commit → each pending offset becomes the
+   * committed one, unless the partition's committed offset comes from a record further down the log
+   * (a plain commit made while the transaction was open); abort → they are dropped. Groups of other
+   * partitions keep theirs (their own marker ends them). Nothing pending: nothing to do.
+   */
+  completeTransaction(offsetsPartition: number, producerId: bigint, commit: boolean): void {
+    if (!Number.isInteger(offsetsPartition) || offsetsPartition < 0 || offsetsPartition >= this.partitionCount) {
+      throw new RangeError(`${OFFSETS_TOPIC} has no partition ${offsetsPartition} (${this.partitionCount} partitions)`);
+    }
+    let completed = 0;
+    for (const [groupId, producers] of [...this.pending]) {
+      if (this.partitionFor(groupId) !== offsetsPartition) continue;
+      const table = producers.get(producerId);
+      if (table === undefined) continue;
+      producers.delete(producerId);
+      if (producers.size === 0) this.pending.delete(groupId);
+      const offsets = table.sorted();
+      completed += offsets.length;
+      if (commit) for (const stored of offsets) this.put(groupId, stored);
+    }
+    if (completed > 0) {
+      this.options.logger.debug({ partition: offsetsPartition, producerId: String(producerId), offsets: completed, commit }, 'transactional offsets completed');
+    }
+  }
+
+  /**
    * The group's committed offsets: every one when `partitions` is undefined (by topic, then
-   * partition), else one per requested partition, `offset: -1n` and metadata "" where none is committed.
+   * partition), else one per requested partition, `offset: -1n` and metadata "" where none is
+   * committed. Pending transactional offsets are not returned.
    */
   fetch(groupId: string, partitions?: ReadonlyArray<TopicPartitionRef>): CommittedOffset[] {
-    const topics = this.groups.get(groupId);
-    if (partitions === undefined) {
-      if (topics === undefined) return [];
-      const all: CommittedOffset[] = [];
-      for (const topic of [...topics.keys()].sort()) {
-        const byPartition = topics.get(topic)!;
-        for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) all.push({ ...byPartition.get(partition)! });
-      }
-      return all;
-    }
+    const table = this.groups.get(groupId);
+    if (partitions === undefined) return table === undefined ? [] : table.sorted().map((stored) => ({ ...stored.value }));
     return partitions.map(({ topic, partition }) => {
-      const committed = topics?.get(topic)?.get(partition);
+      const committed = table?.get(topic, partition);
       return committed !== undefined
-        ? { ...committed }
+        ? { ...committed.value }
         : { topic, partition, offset: NO_OFFSET, leaderEpoch: NO_LEADER_EPOCH, metadata: '', commitTimestampMs: -1 };
     });
   }
 
-  /** Deletes the given partitions' committed offsets (tombstones); partitions without one are skipped. */
+  /** Whether an open transaction holds an offset of this partition for the group (OffsetFetch's requireStable). */
+  hasPendingOffset(groupId: string, topic: string, partition: number): boolean {
+    const producers = this.pending.get(groupId);
+    if (producers === undefined) return false;
+    for (const table of producers.values()) if (table.get(topic, partition) !== undefined) return true;
+    return false;
+  }
+
+  /** The offsets the producer's open transaction holds for the group (by topic, then partition). */
+  pendingOffsets(groupId: string, producerId: bigint): CommittedOffset[] {
+    return (this.pending.get(groupId)?.get(producerId)?.sorted() ?? []).map((stored) => ({ ...stored.value }));
+  }
+
+  /** Deletes the given partitions' offsets, committed or pending (tombstones); partitions with neither are skipped. */
   async deleteOffsets(groupId: string, partitions: ReadonlyArray<TopicPartitionRef>): Promise<void> {
-    await this.write(groupId, () => tombstones(groupId, partitions.filter(({ topic, partition }) => this.groups.get(groupId)?.get(topic)?.has(partition) === true)));
+    await this.write(groupId, () => tombstones(groupId, partitions.filter(({ topic, partition }) => this.hasOffset(groupId, topic, partition))));
   }
 
-  /** Deletes every committed offset of the group (those committed by writes called before this one too). */
+  /** Deletes every offset of the group, committed or pending (those of writes called before this one too). */
   async deleteGroup(groupId: string): Promise<void> {
-    await this.write(groupId, () => tombstones(groupId, this.fetch(groupId)));
+    await this.write(groupId, () => tombstones(groupId, this.offsetPartitions(groupId)));
   }
 
-  /** Groups with at least one committed offset, sorted. */
+  /** Groups with at least one committed or pending offset, sorted. */
   groupIds(): string[] {
-    return [...this.groups.keys()].sort();
+    return [...new Set([...this.groups.keys(), ...this.pending.keys()])].sort();
   }
 
+  /** Whether the group has a committed or a pending offset (Kafka keeps such a group as an Empty one). */
   hasOffsets(groupId: string): boolean {
-    return this.groups.has(groupId);
+    return this.groups.has(groupId) || this.pending.has(groupId);
   }
 
   /**
    * Deletes the offsets committed more than `offsets.retention.minutes` ago, of the groups
-   * `isGroupEmpty` reports empty (or unknown: a group with offsets but no members). Returns how
-   * many offsets expired.
+   * `isGroupEmpty` reports empty (or unknown: a group with offsets but no members), except those of
+   * partitions an open transaction is committing (as Kafka). Returns how many offsets expired.
    */
   async expireOffsets(isGroupEmpty: (groupId: string) => boolean): Promise<number> {
     const deadlineMs = this.options.clock.nowMs() - this.options.config.offsetsRetentionMinutes * MS_PER_MINUTE;
@@ -216,7 +315,7 @@ export class OffsetStore {
       .filter((groupId) => isGroupEmpty(groupId))
       .map((groupId) =>
         this.write(groupId, () => {
-          const stale = this.fetch(groupId).filter((offset) => offset.commitTimestampMs <= deadlineMs);
+          const stale = this.fetch(groupId).filter((offset) => offset.commitTimestampMs <= deadlineMs && !this.hasPendingOffset(groupId, offset.topic, offset.partition));
           if (stale.length > 0) this.options.logger.info({ groupId, offsets: stale.length }, 'expiring committed offsets');
           expired += stale.length;
           return tombstones(groupId, stale);
@@ -252,11 +351,31 @@ export class OffsetStore {
 
   // ---- writing ----------------------------------------------------------------------------
 
+  private commitChanges(groupId: string, offsets: ReadonlyArray<Omit<CommittedOffset, 'commitTimestampMs'>>): OffsetChange[] {
+    for (const offset of offsets) {
+      if (this.isMetadataTooLarge(offset.metadata)) {
+        throw new KafkaError(ErrorCode.OFFSET_METADATA_TOO_LARGE, `metadata of ${offset.topic}-${offset.partition} exceeds offset.metadata.max.bytes ${this.metadataBytesMax}`);
+      }
+    }
+    const commitTimestampMs = this.options.clock.nowMs();
+    return offsets.map((offset) => ({
+      key: { group: groupId, topic: offset.topic, partition: offset.partition },
+      value: {
+        topic: offset.topic,
+        partition: offset.partition,
+        offset: offset.offset,
+        leaderEpoch: offset.leaderEpoch,
+        metadata: offset.metadata ?? '',
+        commitTimestampMs,
+      },
+    }));
+  }
+
   /**
    * Queues a write behind the group's earlier ones. `changesAtTurn` runs when its turn comes, so
    * that deletions see the effect of every write queued before them.
    */
-  private write(groupId: string, changesAtTurn: () => readonly OffsetChange[]): Promise<void> {
+  private write(groupId: string, changesAtTurn: () => readonly OffsetChange[], transaction?: OffsetTransaction): Promise<void> {
     if (this.closed) return Promise.reject(new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the group coordinator is shutting down'));
     const groupIdBytes = Buffer.byteLength(groupId, 'utf8');
     if (groupIdBytes > RECORD_STRING_BYTES_MAX) {
@@ -265,7 +384,7 @@ export class OffsetStore {
     const previous = this.writeTails.get(groupId) ?? Promise.resolve();
     const run = previous.then(async () => {
       const changes = changesAtTurn();
-      if (changes.length > 0) await this.appendAndApply(groupId, changes);
+      if (changes.length > 0) await this.appendAndApply(groupId, changes, transaction);
     });
     // A failed write does not hold up the next one; its caller gets the error.
     const tail = run.catch(() => undefined);
@@ -276,7 +395,7 @@ export class OffsetStore {
     return run;
   }
 
-  private async appendAndApply(groupId: string, changes: readonly OffsetChange[]): Promise<void> {
+  private async appendAndApply(groupId: string, changes: readonly OffsetChange[], transaction: OffsetTransaction | undefined): Promise<void> {
     await this.ensureTopic();
     const partition = this.partitionFor(groupId);
     const log = this.options.logManager.getLog(OFFSETS_TOPIC, partition);
@@ -288,45 +407,81 @@ export class OffsetStore {
     const timestamp = BigInt(this.options.clock.nowMs());
     const batch = encodeRecordBatch({
       compression: CompressionType.None,
+      ...(transaction === undefined
+        ? {}
+        : { transactional: true, producerId: transaction.producerId, producerEpoch: transaction.producerEpoch, baseSequence: NO_SEQUENCE }),
       records: changes.map((change) => ({
         timestamp,
         key: encodeOffsetCommitKey(change.key),
         value: change.value === null ? null : encodeOffsetCommitValue({ ...change.value, metadata: change.value.metadata ?? '' }),
       })),
     });
+    let baseOffset: bigint;
     try {
-      await log.append(batch);
+      // The coordinator's own transactional writes carry no sequence: the log checks their epoch only.
+      ({ baseOffset } = await log.append(batch, transaction === undefined ? {} : { origin: 'coordinator' }));
     } catch (error) {
       if (error instanceof RecordTooLargeError) {
         throw new KafkaError(ErrorCode.INVALID_COMMIT_OFFSET_SIZE, `a write of ${changes.length} offsets is larger than ${OFFSETS_TOPIC}'s max.message.bytes`);
       }
       throw error;
     }
-    this.apply(changes);
+    // Record i of the batch sits at baseOffset + i (offset deltas are the record indexes).
+    changes.forEach((change, index) => this.apply(change, baseOffset + BigInt(index), transaction?.producerId));
   }
 
-  private apply(changes: readonly OffsetChange[]): void {
-    for (const { key, value } of changes) {
-      if (value === null) this.remove(key);
-      else this.put(key.group, value);
+  /** One record of the log, as written or as replayed: `producerId` is set for a transactional one. */
+  private apply({ key, value }: OffsetChange, recordOffset: bigint, producerId: bigint | undefined): void {
+    if (value === null) this.removeBefore(key, recordOffset);
+    else if (producerId === undefined) this.put(key.group, { value, recordOffset });
+    else this.putPending(key.group, producerId, { value, recordOffset });
+  }
+
+  /** Becomes the committed offset unless one from a record further down the log is already there. */
+  private put(groupId: string, stored: StoredOffset): void {
+    let table = this.groups.get(groupId);
+    if (table === undefined) this.groups.set(groupId, (table = new OffsetTable()));
+    const current = table.get(stored.value.topic, stored.value.partition);
+    if (current === undefined || current.recordOffset < stored.recordOffset) table.set(stored);
+  }
+
+  private putPending(groupId: string, producerId: bigint, stored: StoredOffset): void {
+    let producers = this.pending.get(groupId);
+    if (producers === undefined) this.pending.set(groupId, (producers = new Map()));
+    let table = producers.get(producerId);
+    if (table === undefined) producers.set(producerId, (table = new OffsetTable()));
+    table.set(stored);
+  }
+
+  /** A tombstone: removes the key's committed offset and every producer's pending one written before it (Kafka's replay does both). */
+  private removeBefore(key: OffsetCommitKey, recordOffset: bigint): void {
+    const table = this.groups.get(key.group);
+    if (table !== undefined && (table.get(key.topic, key.partition)?.recordOffset ?? recordOffset) < recordOffset) {
+      table.delete(key.topic, key.partition);
+      if (table.isEmpty) this.groups.delete(key.group);
     }
+    const producers = this.pending.get(key.group);
+    if (producers === undefined) return;
+    for (const [producerId, pendingTable] of [...producers]) {
+      if ((pendingTable.get(key.topic, key.partition)?.recordOffset ?? recordOffset) >= recordOffset) continue;
+      pendingTable.delete(key.topic, key.partition);
+      if (pendingTable.isEmpty) producers.delete(producerId);
+    }
+    if (producers.size === 0) this.pending.delete(key.group);
   }
 
-  private put(groupId: string, offset: CommittedOffset): void {
-    let topics = this.groups.get(groupId);
-    if (topics === undefined) this.groups.set(groupId, (topics = new Map()));
-    let partitions = topics.get(offset.topic);
-    if (partitions === undefined) topics.set(offset.topic, (partitions = new Map()));
-    partitions.set(offset.partition, offset);
+  private hasOffset(groupId: string, topic: string, partition: number): boolean {
+    return this.groups.get(groupId)?.get(topic, partition) !== undefined || this.hasPendingOffset(groupId, topic, partition);
   }
 
-  private remove(key: OffsetCommitKey): void {
-    const topics = this.groups.get(key.group);
-    const partitions = topics?.get(key.topic);
-    if (topics === undefined || partitions === undefined) return;
-    partitions.delete(key.partition);
-    if (partitions.size === 0) topics.delete(key.topic);
-    if (topics.size === 0) this.groups.delete(key.group);
+  /** Every partition the group has a committed or pending offset for, once each. */
+  private offsetPartitions(groupId: string): TopicPartitionRef[] {
+    const seen = new Map<string, TopicPartitionRef>();
+    const tables = [this.groups.get(groupId), ...(this.pending.get(groupId)?.values() ?? [])];
+    for (const table of tables) {
+      for (const { value } of table?.sorted() ?? []) seen.set(`${value.topic}\u0000${value.partition}`, { topic: value.topic, partition: value.partition });
+    }
+    return [...seen.values()];
   }
 
   private async createTopic(): Promise<void> {
@@ -359,10 +514,14 @@ export class OffsetStore {
       }
       records += await this.loadPartition(log, partition);
     }
-    logger.info({ groups: this.groups.size, records }, 'loaded committed offsets');
+    const pendingGroups = this.pending.size;
+    logger.info({ groups: this.groupIds().length, records, pendingGroups }, 'loaded committed offsets');
   }
 
-  /** Replays one partition from its log start to its end; the latest record per key wins. */
+  /**
+   * Replays one partition from its log start to its end, in log order: the latest record per key
+   * wins; transactional records wait for their producer's marker (commit → applied, abort → dropped).
+   */
   private async loadPartition(log: PartitionLog, partition: number): Promise<number> {
     let records = 0;
     let offset = log.logStartOffset;
@@ -374,26 +533,38 @@ export class OffsetStore {
         // The log handed back whole batches it validated on append or recovery: the header is there.
         const lastOffset = lastOffsetOf(readBatchHeader(bytes));
         offset = lastOffset + 1n;
-        let batchRecords: BatchRecord[];
+        let batch: RecordBatch;
         try {
-          const batch = decodeRecordBatch(bytes);
-          if (isControl(batch.attributes)) continue;
-          batchRecords = batch.records;
+          batch = decodeRecordBatch(bytes);
+          if (isControl(batch.attributes)) {
+            this.loadMarker(batch, partition);
+            continue;
+          }
         } catch (error) {
           if (!(error instanceof DecodeError)) throw error;
           this.options.logger.warn({ topic: OFFSETS_TOPIC, partition, offset: String(lastOffset), reason: error.message }, 'skipping an unreadable offsets batch');
           continue;
         }
-        for (const record of batchRecords) {
+        const producerId = isTransactional(batch.attributes) && batch.producerId >= 0n ? batch.producerId : undefined;
+        for (const record of batch.records) {
           records++;
-          this.loadRecord(record, partition);
+          this.loadRecord(record, partition, batch.baseOffset + BigInt(record.offsetDelta), producerId);
         }
       }
     }
     return records;
   }
 
-  private loadRecord(record: BatchRecord, partition: number): void {
+  /** A commit or abort marker ends its producer's transaction in this partition; other control records (or an empty batch) mean nothing here. */
+  private loadMarker(batch: RecordBatch, partition: number): void {
+    const record = batch.records[0];
+    if (record === undefined || batch.producerId < 0n) return;
+    const control = decodeControlRecord(record);
+    if (control.type === 'unknown') return;
+    this.completeTransaction(partition, batch.producerId, control.type === 'commit');
+  }
+
+  private loadRecord(record: BatchRecord, partition: number, recordOffset: bigint, producerId: bigint | undefined): void {
     const { logger } = this.options;
     if (record.key === null) return;
     try {
@@ -404,18 +575,19 @@ export class OffsetStore {
         return;
       }
       if (record.value === null) {
-        this.remove(key.key);
+        this.apply({ key: key.key, value: null }, recordOffset, undefined);
         return;
       }
       const value = decodeOffsetCommitValue(record.value);
-      this.put(key.key.group, {
+      const offset: CommittedOffset = {
         topic: key.key.topic,
         partition: key.key.partition,
         offset: value.offset,
         leaderEpoch: value.leaderEpoch,
         metadata: value.metadata,
         commitTimestampMs: value.commitTimestampMs,
-      });
+      };
+      this.apply({ key: key.key, value: offset }, recordOffset, producerId);
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
       logger.warn({ partition, reason: error.message }, 'skipping an unreadable offsets record');

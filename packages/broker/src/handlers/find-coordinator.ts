@@ -13,10 +13,8 @@ interface CoordinatorLookup {
 }
 
 /**
- * FindCoordinator v0–4 (v4: a batch of keys). This single node coordinates every group. Until
- * transactions exist, a transactional id gets COORDINATOR_NOT_AVAILABLE rather than this node:
- * pointing a transactional producer at a coordinator that cannot run InitProducerId would fail
- * later and less clearly. Other key types (share groups, v6) are INVALID_REQUEST.
+ * FindCoordinator v0–4 (v4: a batch of keys). This single node coordinates every group and every
+ * transactional id. Other key types (share groups, v6) are INVALID_REQUEST.
  */
 export const findCoordinatorHandler = defineHandler({
   apiKey: ApiKey.FindCoordinator,
@@ -26,12 +24,9 @@ export const findCoordinatorHandler = defineHandler({
     const { config } = context.broker;
     const keyType = request.keyType ?? CoordinatorKeyType.GROUP;
     const lookup = (): CoordinatorLookup => {
-      if (keyType === CoordinatorKeyType.GROUP) {
+      if (keyType === CoordinatorKeyType.GROUP || keyType === CoordinatorKeyType.TRANSACTION) {
         const listener = context.broker.advertisedListener();
         return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: config.nodeId, host: listener.host, port: listener.port };
-      }
-      if (keyType === CoordinatorKeyType.TRANSACTION) {
-        return notFound(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'this broker has no transaction coordinator yet');
       }
       return notFound(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${keyType}`);
     };

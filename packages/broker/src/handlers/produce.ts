@@ -15,7 +15,12 @@ export const produceHandler = defineHandler({
     const partitions = request.topicData.flatMap((topic) =>
       topic.partitionData.map((partition) => ({ topic: topic.name, partition: partition.index, records: partition.records })),
     );
-    const results = await replicaManager.appendRecords({ acks: request.acks, produceVersion: context.header.apiVersion, partitions });
+    const results = await replicaManager.appendRecords({
+      acks: request.acks,
+      produceVersion: context.header.apiVersion,
+      transactionalId: request.transactionalId ?? null,
+      partitions,
+    });
     if (request.acks === 0) {
       const failed = results.filter((result) => result.errorCode !== ErrorCode.NONE).length;
       if (failed > 0) logger.debug({ clientAddress: context.clientAddress, failed }, 'acks=0 produce had failed partitions; the client is not told');

@@ -2,7 +2,10 @@ import {
   ATTRIBUTE_COMPRESSION_MASK,
   BATCH_HEADER_BYTES,
   BATCH_OFFSET_ATTRIBUTES,
+  BATCH_OFFSET_BASE_SEQUENCE,
   BATCH_OFFSET_MAGIC,
+  BATCH_OFFSET_PRODUCER_EPOCH,
+  BATCH_OFFSET_PRODUCER_ID,
   CURRENT_MAGIC,
   CompressionType,
   DecodeError,
@@ -11,6 +14,7 @@ import {
   decodeLegacyMessageSet,
   encodeRecordBatch,
   isControl,
+  isTransactional,
   type RecordBatchInput,
 } from '@defter/protocol';
 import { KafkaError } from '../errors.js';
@@ -69,7 +73,34 @@ export function batchToAppend(records: Buffer | null, produceVersion: number, de
   if (compression === CompressionType.Zstd && produceVersion < PRODUCE_VERSION_ZSTD) {
     throw new KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `zstd batches need Produce v${PRODUCE_VERSION_ZSTD}+, got v${produceVersion}`);
   }
+  checkProducerFields(records, attributes);
   return records;
+}
+
+/**
+ * The producer fields of a client batch: an idempotent one (producerId >= 0) needs a sequence
+ * (Kafka's LogValidator) and an epoch (InitProducerId never hands out a negative one); a
+ * transactional one needs a producer id, or it would open a transaction no marker can end.
+ */
+function checkProducerFields(records: Buffer, attributes: number): void {
+  const producerId = records.readBigInt64BE(BATCH_OFFSET_PRODUCER_ID);
+  if (producerId < 0n) {
+    if (isTransactional(attributes)) throw new KafkaError(ErrorCode.INVALID_RECORD, 'a transactional batch needs a producer id');
+    return;
+  }
+  const baseSequence = records.readInt32BE(BATCH_OFFSET_BASE_SEQUENCE);
+  if (baseSequence < 0) throw new KafkaError(ErrorCode.INVALID_RECORD, `invalid sequence number ${baseSequence} in a batch of producer ${producerId}`);
+  const producerEpoch = records.readInt16BE(BATCH_OFFSET_PRODUCER_EPOCH);
+  if (producerEpoch < 0) throw new KafkaError(ErrorCode.INVALID_RECORD, `invalid producer epoch ${producerEpoch} in a batch of producer ${producerId}`);
+}
+
+/**
+ * True when `records` starts with a magic-2 batch marked transactional: read on the raw bytes
+ * before any other check, since Kafka refuses the whole request when it has no transactional id.
+ */
+export function carriesTransactionalBatch(records: Buffer | null): boolean {
+  if (records === null || records.length < BATCH_OFFSET_ATTRIBUTES + 2) return false;
+  return records.readInt8(BATCH_OFFSET_MAGIC) === CURRENT_MAGIC && isTransactional(records.readInt16BE(BATCH_OFFSET_ATTRIBUTES));
 }
 
 /** A legacy message set (magic 0/1) as one v2 batch: same keys, values, timestamps and compression. */
