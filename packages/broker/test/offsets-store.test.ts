@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import { LogManager, ManualClock, ManualScheduler } from '@defter/log';
 import { ErrorCode, decodeRecordBatch, encodeRecordBatch, Writer } from '@defter/protocol';
-import { defaultBrokerConfig, type BrokerConfig } from '../src/config.js';
+import type { BrokerConfig } from '../src/config.js';
 import { ConfigError, loadBrokerConfig } from '../src/config-loader.js';
 import { KafkaError } from '../src/errors.js';
-import { MetadataStore } from '../src/metadata/metadata-store.js';
+import type { MetadataStore } from '../src/metadata/metadata-store.js';
+import { openStorage } from './helpers/storage.js';
 import { OFFSETS_TOPIC, OffsetStore, partitionForGroup, type CommittedOffset } from '../src/group/offset-store.js';
 import { decodeOffsetCommitValue, decodeOffsetsTopicKey, encodeOffsetCommitKey, encodeOffsetCommitValue } from '../src/group/offset-records.js';
 
@@ -32,18 +32,8 @@ interface Components {
 
 /** The store on real metadata and logs, as startBroker wires them, without a network or coordinator. */
 async function openStore(dataDir: string, clock: ManualClock, overrides: Partial<BrokerConfig> = {}, scheduler?: ManualScheduler): Promise<Components> {
-  const config: BrokerConfig = { ...defaultBrokerConfig, offsetsTopicNumPartitions: 5, ...overrides, dataDir, log: { ...defaultBrokerConfig.log } };
-  const logger = pino({ level: 'silent' });
-  const metadata = await MetadataStore.open({ dataDir, config, clock, logger });
-  const logManager = await LogManager.open({
-    dataDir,
-    defaultConfig: config.log,
-    configForTopic: (topic) => metadata.logConfigFor(topic),
-    clock,
-    logger,
-    scheduler: new ManualScheduler(clock),
-  });
-  await metadata.attach(logManager);
+  const storage = await openStorage(dataDir, clock, { offsetsTopicNumPartitions: 5, ...overrides });
+  const { config, logger, metadata, logManager } = storage;
   const store = await OffsetStore.open({ logManager, metadata, config, clock, logger, ...(scheduler === undefined ? {} : { scheduler }) });
   return {
     store,
@@ -51,8 +41,7 @@ async function openStore(dataDir: string, clock: ManualClock, overrides: Partial
     logManager,
     close: async () => {
       await store.close();
-      await logManager.close();
-      await metadata.close();
+      await storage.close();
     },
   };
 }

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { pino } from 'pino';
-import { LogManager, ManualClock, ManualScheduler, type PartitionLog } from '@defter/log';
+import { LogManager, ManualClock, type PartitionLog } from '@defter/log';
 import { ErrorCode, decodeRecordBatch, encodeControlBatch, readBatchHeader, isTransactional, isControl } from '@defter/protocol';
-import { defaultBrokerConfig, type BrokerConfig } from '../src/config.js';
+import type { BrokerConfig } from '../src/config.js';
 import { errorCodeOf } from '../src/errors.js';
-import { MetadataStore } from '../src/metadata/metadata-store.js';
+import type { MetadataStore } from '../src/metadata/metadata-store.js';
+import { openStorage } from './helpers/storage.js';
 import { OFFSETS_TOPIC, OffsetStore, partitionForGroup, type CommittedOffset, type OffsetTransaction } from '../src/group/offset-store.js';
 import { decodeOffsetCommitValue, decodeOffsetsTopicKey } from '../src/group/offset-records.js';
 import { committedTopics } from '../src/handlers/offset-fetch.js';
@@ -36,18 +36,8 @@ interface Components {
 }
 
 async function openStore(dataDir: string, clock: ManualClock, overrides: Partial<BrokerConfig> = {}): Promise<Components> {
-  const config: BrokerConfig = { ...defaultBrokerConfig, offsetsTopicNumPartitions: PARTITIONS, ...overrides, dataDir, log: { ...defaultBrokerConfig.log } };
-  const logger = pino({ level: 'silent' });
-  const metadata = await MetadataStore.open({ dataDir, config, clock, logger });
-  const logManager = await LogManager.open({
-    dataDir,
-    defaultConfig: config.log,
-    configForTopic: (topic) => metadata.logConfigFor(topic),
-    clock,
-    logger,
-    scheduler: new ManualScheduler(clock),
-  });
-  await metadata.attach(logManager);
+  const storage = await openStorage(dataDir, clock, { offsetsTopicNumPartitions: PARTITIONS, ...overrides });
+  const { config, logger, metadata, logManager } = storage;
   const store = await OffsetStore.open({ logManager, metadata, config, clock, logger });
   return {
     store,
@@ -55,8 +45,7 @@ async function openStore(dataDir: string, clock: ManualClock, overrides: Partial
     logManager,
     close: async () => {
       await store.close();
-      await logManager.close();
-      await metadata.close();
+      await storage.close();
     },
   };
 }

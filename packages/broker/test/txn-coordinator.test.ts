@@ -2,11 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { pino } from 'pino';
-import { LogManager, ManualClock, ManualScheduler } from '@defter/log';
+import { ManualClock } from '@defter/log';
 import { ErrorCode } from '@defter/protocol';
-import { defaultBrokerConfig, type BrokerConfig } from '../src/config.js';
-import { MetadataStore } from '../src/metadata/metadata-store.js';
+import { defaultBrokerConfig } from '../src/config.js';
+import { openStorage } from './helpers/storage.js';
 import { OFFSETS_TOPIC } from '../src/group/offset-store.js';
 import { ProducerIdManager } from '../src/txn/producer-id-manager.js';
 import { TransactionCoordinator, type TransactionalOffsets, type TransactionMarkerWriter, type TxnMarker } from '../src/txn/transaction-coordinator.js';
@@ -65,18 +64,8 @@ async function tempDir(t: ExecutionContext): Promise<string> {
 }
 
 async function openNode(dataDir: string, clock = new ManualClock(START_MS), markers = new RecordingMarkers()): Promise<Node> {
-  const config: BrokerConfig = { ...defaultBrokerConfig, dataDir, transactionStateLogNumPartitions: 3, log: { ...defaultBrokerConfig.log } };
-  const logger = pino({ level: 'silent' });
-  const metadata = await MetadataStore.open({ dataDir, config, clock, logger });
-  const logManager = await LogManager.open({
-    dataDir,
-    defaultConfig: config.log,
-    configForTopic: (topic) => metadata.logConfigFor(topic),
-    clock,
-    logger,
-    scheduler: new ManualScheduler(clock),
-  });
-  await metadata.attach(logManager);
+  const storage = await openStorage(dataDir, clock, { transactionStateLogNumPartitions: 3 });
+  const { config, logger, metadata, logManager } = storage;
   if (metadata.topic('orders') === undefined) await metadata.createTopic('orders', 2, {});
   const producerIds = await ProducerIdManager.open({ dataDir });
   const offsets = new RecordingOffsets();
@@ -100,8 +89,7 @@ async function openNode(dataDir: string, clock = new ManualClock(START_MS), mark
     close: async () => {
       await coordinator.close();
       await producerIds.close();
-      await logManager.close();
-      await metadata.close();
+      await storage.close();
     },
   };
 }

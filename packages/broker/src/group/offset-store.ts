@@ -3,20 +3,18 @@ import {
   DecodeError,
   ErrorCode,
   decodeControlRecord,
-  decodeRecordBatch,
   encodeRecordBatch,
   isControl,
   isTransactional,
-  lastOffsetOf,
-  readBatchHeader,
   type Record as BatchRecord,
   type RecordBatch,
 } from '@defter/protocol';
-import { RecordTooLargeError, TimerScheduler, type Clock, type LogManager, type PartitionLog, type Scheduler } from '@defter/log';
+import { RecordTooLargeError, TimerScheduler, type Clock, type LogManager, type Scheduler } from '@defter/log';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import { KafkaError } from '../errors.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
+import { InternalTopic, partitionForKey } from '../metadata/internal-topic.js';
 import {
   decodeOffsetCommitValue,
   decodeOffsetsTopicKey,
@@ -28,8 +26,6 @@ import {
 
 /** Kafka's internal topic of committed offsets. */
 export const OFFSETS_TOPIC = '__consumer_offsets';
-/** How much of a partition the loader reads at a time. */
-const LOAD_CHUNK_BYTES = 1 << 20;
 const MS_PER_MINUTE = 60_000;
 /** "No committed offset", as OffsetFetch answers it. */
 export const NO_OFFSET = -1n;
@@ -152,15 +148,21 @@ export class OffsetStore {
   private readonly pending = new Map<string, Map<bigint, OffsetTable>>();
   /** The last write queued per group (settled, never rejected); the next one starts after it. */
   private readonly writeTails = new Map<string, Promise<void>>();
-  private topicReady: Promise<void> | undefined;
-  private partitionCount: number;
+  private readonly topic: InternalTopic;
   /** The expiry timers this store made itself (an injected scheduler is its owner's to cancel). */
   private ownScheduler: TimerScheduler | undefined;
   private expiryStarted = false;
   private closed = false;
 
   private constructor(private readonly options: OffsetStoreOptions) {
-    this.partitionCount = options.metadata.topic(OFFSETS_TOPIC)?.partitions ?? options.config.offsetsTopicNumPartitions;
+    this.topic = new InternalTopic({
+      name: OFFSETS_TOPIC,
+      metadata: options.metadata,
+      logManager: options.logManager,
+      logger: options.logger,
+      partitions: options.config.offsetsTopicNumPartitions,
+      configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(options.config.offsetsTopicSegmentBytes) },
+    });
   }
 
   /** Loads every committed (and still pending transactional) offset from `__consumer_offsets`, if it exists. */
@@ -172,7 +174,7 @@ export class OffsetStore {
 
   /** Kafka's: abs(javaStringHashCode(groupId)) % partitions, with Utils.abs (MIN_VALUE → 0). */
   partitionFor(groupId: string): number {
-    return partitionForGroup(groupId, this.partitionCount);
+    return this.topic.partitionFor(groupId);
   }
 
   /** The longest metadata string a commit may carry, in UTF-8 bytes. */
@@ -190,15 +192,7 @@ export class OffsetStore {
    * themselves; FindCoordinator may call it to have the topic ready before the first commit.
    */
   ensureTopic(): Promise<void> {
-    if (this.topicReady === undefined) {
-      const ready = this.options.metadata.topic(OFFSETS_TOPIC) !== undefined ? Promise.resolve() : this.createTopic();
-      this.topicReady = ready;
-      // A failed creation is tried again by the next write.
-      ready.catch(() => {
-        if (this.topicReady === ready) this.topicReady = undefined;
-      });
-    }
-    return this.topicReady;
+    return this.topic.ensure();
   }
 
   /**
@@ -235,8 +229,8 @@ export class OffsetStore {
    * partitions keep theirs (their own marker ends them). Nothing pending: nothing to do.
    */
   completeTransaction(offsetsPartition: number, producerId: bigint, commit: boolean): void {
-    if (!Number.isInteger(offsetsPartition) || offsetsPartition < 0 || offsetsPartition >= this.partitionCount) {
-      throw new RangeError(`${OFFSETS_TOPIC} has no partition ${offsetsPartition} (${this.partitionCount} partitions)`);
+    if (!Number.isInteger(offsetsPartition) || offsetsPartition < 0 || offsetsPartition >= this.topic.partitionCount) {
+      throw new RangeError(`${OFFSETS_TOPIC} has no partition ${offsetsPartition} (${this.topic.partitionCount} partitions)`);
     }
     let completed = 0;
     for (const [groupId, producers] of [...this.pending]) {
@@ -398,12 +392,7 @@ export class OffsetStore {
   private async appendAndApply(groupId: string, changes: readonly OffsetChange[], transaction: OffsetTransaction | undefined): Promise<void> {
     await this.ensureTopic();
     const partition = this.partitionFor(groupId);
-    const log = this.options.logManager.getLog(OFFSETS_TOPIC, partition);
-    if (log === undefined) {
-      // Deleted by an admin: the next write creates it again.
-      if (this.options.metadata.topic(OFFSETS_TOPIC) === undefined) this.topicReady = undefined;
-      throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${OFFSETS_TOPIC}-${partition} is not available`);
-    }
+    const log = this.topic.log(partition);
     const timestamp = BigInt(this.options.clock.nowMs());
     const batch = encodeRecordBatch({
       compression: CompressionType.None,
@@ -484,75 +473,34 @@ export class OffsetStore {
     return [...seen.values()];
   }
 
-  private async createTopic(): Promise<void> {
-    const { metadata, config, logger } = this.options;
-    try {
-      const topic = await metadata.createTopic(OFFSETS_TOPIC, config.offsetsTopicNumPartitions, {
-        'cleanup.policy': 'compact',
-        'segment.bytes': String(config.offsetsTopicSegmentBytes),
-      });
-      this.partitionCount = topic.partitions;
-      logger.info({ topic: OFFSETS_TOPIC, partitions: topic.partitions }, 'created the offsets topic');
-    } catch (error) {
-      // Created meanwhile (by an admin request): use it as it is.
-      const existing = metadata.topic(OFFSETS_TOPIC);
-      if (!(error instanceof KafkaError && error.code === ErrorCode.TOPIC_ALREADY_EXISTS && existing !== undefined)) throw error;
-      this.partitionCount = existing.partitions;
-    }
-  }
-
   // ---- loading ----------------------------------------------------------------------------
 
   private async load(): Promise<void> {
-    const { logManager, logger } = this.options;
     let records = 0;
-    for (let partition = 0; partition < this.partitionCount; partition++) {
-      const log = logManager.getLog(OFFSETS_TOPIC, partition);
-      if (log === undefined) {
-        logger.warn({ topic: OFFSETS_TOPIC, partition }, 'offsets partition has no log: its commits are not loaded');
-        continue;
-      }
-      records += await this.loadPartition(log, partition);
-    }
+    await this.topic.replay((batch, partition) => {
+      records += this.loadBatch(batch, partition);
+    });
     const pendingGroups = this.pending.size;
-    logger.info({ groups: this.groupIds().length, records, pendingGroups }, 'loaded committed offsets');
+    this.options.logger.info({ groups: this.groupIds().length, records, pendingGroups }, 'loaded committed offsets');
   }
 
   /**
-   * Replays one partition from its log start to its end, in log order: the latest record per key
-   * wins; transactional records wait for their producer's marker (commit → applied, abort → dropped).
+   * One batch of a partition's replay, in log order: the latest record per key wins;
+   * transactional records wait for their producer's marker (commit → applied, abort → dropped).
    */
-  private async loadPartition(log: PartitionLog, partition: number): Promise<number> {
-    let records = 0;
-    let offset = log.logStartOffset;
-    const end = log.logEndOffset;
-    while (offset < end) {
-      const batches = await log.readBatches(offset, LOAD_CHUNK_BYTES, { maxOffset: end });
-      if (batches.length === 0) break;
-      for (const bytes of batches) {
-        // The log handed back whole batches it validated on append or recovery: the header is there.
-        const lastOffset = lastOffsetOf(readBatchHeader(bytes));
-        offset = lastOffset + 1n;
-        let batch: RecordBatch;
-        try {
-          batch = decodeRecordBatch(bytes);
-          if (isControl(batch.attributes)) {
-            this.loadMarker(batch, partition);
-            continue;
-          }
-        } catch (error) {
-          if (!(error instanceof DecodeError)) throw error;
-          this.options.logger.warn({ topic: OFFSETS_TOPIC, partition, offset: String(lastOffset), reason: error.message }, 'skipping an unreadable offsets batch');
-          continue;
-        }
-        const producerId = isTransactional(batch.attributes) && batch.producerId >= 0n ? batch.producerId : undefined;
-        for (const record of batch.records) {
-          records++;
-          this.loadRecord(record, partition, batch.baseOffset + BigInt(record.offsetDelta), producerId);
-        }
+  private loadBatch(batch: RecordBatch, partition: number): number {
+    if (isControl(batch.attributes)) {
+      try {
+        this.loadMarker(batch, partition);
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        this.options.logger.warn({ topic: OFFSETS_TOPIC, partition, offset: String(batch.baseOffset), reason: error.message }, 'skipping an unreadable marker');
       }
+      return 0;
     }
-    return records;
+    const producerId = isTransactional(batch.attributes) && batch.producerId >= 0n ? batch.producerId : undefined;
+    for (const record of batch.records) this.loadRecord(record, partition, batch.baseOffset + BigInt(record.offsetDelta), producerId);
+    return batch.records.length;
   }
 
   /** A commit or abort marker ends its producer's transaction in this partition; other control records (or an empty batch) mean nothing here. */
@@ -599,10 +547,7 @@ function tombstones(groupId: string, partitions: ReadonlyArray<TopicPartitionRef
   return partitions.map(({ topic, partition }) => ({ key: { group: groupId, topic, partition }, value: null }));
 }
 
-/** Java's String.hashCode over UTF-16 code units, then Kafka's Utils.abs and modulo. */
+/** The `__consumer_offsets` partition of a group: Kafka's hash of the group id. */
 export function partitionForGroup(groupId: string, partitions: number): number {
-  let hash = 0;
-  for (let i = 0; i < groupId.length; i++) hash = (Math.imul(hash, 31) + groupId.charCodeAt(i)) | 0;
-  const positive = hash === -0x80000000 ? 0 : Math.abs(hash);
-  return positive % partitions;
+  return partitionForKey(groupId, partitions);
 }

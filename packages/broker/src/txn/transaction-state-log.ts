@@ -1,17 +1,13 @@
-import { CompressionType, DecodeError, ErrorCode, decodeRecordBatch, encodeRecordBatch, isControl, lastOffsetOf, readBatchHeader } from '@defter/protocol';
-import type { Clock, LogManager, PartitionLog } from '@defter/log';
+import { CompressionType, DecodeError, encodeRecordBatch, isControl, type RecordBatch } from '@defter/protocol';
+import type { Clock, LogManager } from '@defter/log';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
-import { KafkaError } from '../errors.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
-import { partitionForGroup } from '../group/offset-store.js';
+import { InternalTopic } from '../metadata/internal-topic.js';
 import { decodeTransactionLogKey, decodeTransactionLogValue, encodeTransactionLogKey, encodeTransactionLogValue, type TransactionLogValue } from './transaction-state-records.js';
 
 /** Kafka's internal topic of transaction coordinator state. */
 export const TRANSACTION_STATE_TOPIC = '__transaction_state';
-
-/** How much of a partition one read brings while loading. */
-const LOAD_CHUNK_BYTES = 1_048_576;
 
 export interface TransactionStateLogOptions {
   logManager: LogManager;
@@ -30,34 +26,32 @@ export type LoadedTransactionState = Map<string, TransactionLogValue>;
  * String.hashCode), so a data directory moved from one defter to another keeps its layout.
  */
 export class TransactionStateLog {
-  private partitionCount: number;
-  private topicReady: Promise<void> | undefined;
+  private readonly topic: InternalTopic;
 
   constructor(private readonly options: TransactionStateLogOptions) {
-    this.partitionCount = options.metadata.topic(TRANSACTION_STATE_TOPIC)?.partitions ?? options.config.transactionStateLogNumPartitions;
+    this.topic = new InternalTopic({
+      name: TRANSACTION_STATE_TOPIC,
+      metadata: options.metadata,
+      logManager: options.logManager,
+      logger: options.logger,
+      partitions: options.config.transactionStateLogNumPartitions,
+      configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(options.config.transactionStateLogSegmentBytes) },
+    });
   }
 
-  /** Kafka's: abs(javaStringHashCode(transactionalId)) % partitions. */
   partitionFor(transactionalId: string): number {
-    return partitionForGroup(transactionalId, this.partitionCount);
+    return this.topic.partitionFor(transactionalId);
   }
 
   /** Creates the topic on first use (as Kafka does). */
   ensureTopic(): Promise<void> {
-    if (this.topicReady === undefined) {
-      const ready = this.options.metadata.topic(TRANSACTION_STATE_TOPIC) !== undefined ? Promise.resolve() : this.createTopic();
-      this.topicReady = ready;
-      ready.catch(() => {
-        if (this.topicReady === ready) this.topicReady = undefined;
-      });
-    }
-    return this.topicReady;
+    return this.topic.ensure();
   }
 
   /** Appends the id's new state (null: a tombstone); resolves once it is in the log. */
   async write(transactionalId: string, value: TransactionLogValue | null): Promise<void> {
-    await this.ensureTopic();
-    const log = this.partitionLog(this.partitionFor(transactionalId));
+    await this.topic.ensure();
+    const log = this.topic.log(this.partitionFor(transactionalId));
     const batch = encodeRecordBatch({
       compression: CompressionType.None,
       records: [
@@ -78,67 +72,25 @@ export class TransactionStateLog {
    */
   async load(): Promise<LoadedTransactionState> {
     const states: LoadedTransactionState = new Map();
-    if (this.options.metadata.topic(TRANSACTION_STATE_TOPIC) === undefined) return states;
-    for (let partition = 0; partition < this.partitionCount; partition++) {
-      const log = this.options.logManager.getLog(TRANSACTION_STATE_TOPIC, partition);
-      if (log === undefined) {
-        this.options.logger.warn({ topic: TRANSACTION_STATE_TOPIC, partition }, 'transaction state partition has no log: its transactions are not loaded');
-        continue;
-      }
-      await this.loadPartition(log, partition, states);
-    }
+    if (!this.topic.exists) return states;
+    await this.topic.replay((batch, partition) => this.loadBatch(batch, partition, states));
     return states;
   }
 
-  private async loadPartition(log: PartitionLog, partition: number, states: LoadedTransactionState): Promise<void> {
-    const { logger } = this.options;
-    let offset = log.logStartOffset;
-    const end = log.logEndOffset;
-    while (offset < end) {
-      const batches = await log.readBatches(offset, LOAD_CHUNK_BYTES, { maxOffset: end });
-      if (batches.length === 0) break;
-      for (const bytes of batches) {
-        offset = lastOffsetOf(readBatchHeader(bytes)) + 1n;
-        try {
-          const batch = decodeRecordBatch(bytes);
-          if (isControl(batch.attributes)) continue;
-          for (const record of batch.records) {
-            if (record.key === null) continue;
-            const key = decodeTransactionLogKey(record.key);
-            if (key.type !== 'transaction') continue;
-            if (record.value === null) states.delete(key.transactionalId);
-            else states.set(key.transactionalId, decodeTransactionLogValue(record.value));
-          }
-        } catch (error) {
-          if (!(error instanceof DecodeError)) throw error;
-          logger.warn({ topic: TRANSACTION_STATE_TOPIC, partition, offset: String(offset - 1n), reason: error.message }, 'skipping an unreadable transaction state record');
-        }
+  private loadBatch(batch: RecordBatch, partition: number, states: LoadedTransactionState): void {
+    if (isControl(batch.attributes)) return;
+    for (const record of batch.records) {
+      if (record.key === null) continue;
+      try {
+        const key = decodeTransactionLogKey(record.key);
+        if (key.type !== 'transaction') continue;
+        if (record.value === null) states.delete(key.transactionalId);
+        else states.set(key.transactionalId, decodeTransactionLogValue(record.value));
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        const offset = String(batch.baseOffset + BigInt(record.offsetDelta));
+        this.options.logger.warn({ topic: TRANSACTION_STATE_TOPIC, partition, offset, reason: error.message }, 'skipping an unreadable transaction state record');
       }
-    }
-  }
-
-  private partitionLog(partition: number): PartitionLog {
-    const log = this.options.logManager.getLog(TRANSACTION_STATE_TOPIC, partition);
-    if (log === undefined) {
-      if (this.options.metadata.topic(TRANSACTION_STATE_TOPIC) === undefined) this.topicReady = undefined;
-      throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${TRANSACTION_STATE_TOPIC}-${partition} is not available`);
-    }
-    return log;
-  }
-
-  private async createTopic(): Promise<void> {
-    const { metadata, config, logger } = this.options;
-    try {
-      const topic = await metadata.createTopic(TRANSACTION_STATE_TOPIC, config.transactionStateLogNumPartitions, {
-        'cleanup.policy': 'compact',
-        'segment.bytes': String(config.transactionStateLogSegmentBytes),
-      });
-      this.partitionCount = topic.partitions;
-      logger.info({ topic: TRANSACTION_STATE_TOPIC, partitions: topic.partitions }, 'created the transaction state topic');
-    } catch (error) {
-      const existing = metadata.topic(TRANSACTION_STATE_TOPIC);
-      if (!(error instanceof KafkaError && error.code === ErrorCode.TOPIC_ALREADY_EXISTS && existing !== undefined)) throw error;
-      this.partitionCount = existing.partitions;
     }
   }
 }
