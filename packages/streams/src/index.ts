@@ -30,3 +30,38 @@ export type {
   SubjectVersion,
   FetchFunction,
 } from './serde/schema-registry-client.js';
+export { app, StreamsApp } from './runtime/app.js';
+export type { AppOptions, StreamOptions, AppMetrics, ProcessingGuarantee } from './runtime/app.js';
+export type { AppState } from './runtime/lifecycle.js';
+export type { TaskMetrics } from './runtime/task.js';
+export type { Scheduler } from './runtime/scheduler.js';
+export { systemScheduler } from './runtime/scheduler.js';
+export { DEAD_LETTER_HEADERS, RecordFailedError } from './runtime/error-policy.js';
+export type { ErrorPolicy, FailureStage } from './runtime/error-policy.js';
+export { KStream } from './dsl/kstream.js';
+export type { ToOptions } from './dsl/kstream.js';
+export type { StreamRecord } from './dsl/stream-record.js';
+export { mapValues } from './dsl/operators/map-values.js';
+export { selectKey } from './dsl/operators/select-key.js';
+export { flatMapValues } from './dsl/operators/flat-map-values.js';
+export { peek } from './dsl/operators/peek.js';
+export { filterRecords } from './dsl/operators/filter-records.js';
+export { KafkajsLog } from './log/kafkajs-log.js';
+export type { KafkajsLogOptions } from './log/kafkajs-log.js';
+export { topicPartitionKey } from './log/stream-log.js';
+export type {
+  StreamLog,
+  GroupConsumer,
+  GroupHandlers,
+  GroupMetadata,
+  LogProducer,
+  LogRecord,
+  FetchedBatch,
+  OutgoingRecord,
+  OffsetToCommit,
+  TopicPartition,
+  RecordHeaders,
+  ConsumerOptions,
+  ProducerOptions,
+  IsolationLevel,
+} from './log/stream-log.js';

@@ -1,0 +1,143 @@
+import { filter, map, merge, type Observable, type OperatorFunction } from 'rxjs';
+import type { Serde } from '../serde/serde.js';
+import type { AnyRecord, Partitioner, Topology } from '../topology/topology.js';
+import type { StreamRecord } from './stream-record.js';
+import { mapValues } from './operators/map-values.js';
+import { selectKey } from './operators/select-key.js';
+import { flatMapValues } from './operators/flat-map-values.js';
+import { peek } from './operators/peek.js';
+import { filterRecords } from './operators/filter-records.js';
+
+type Rec<K, V> = StreamRecord<K, V>;
+
+export interface ToOptions<K, V> {
+  readonly key: Serde<K>;
+  readonly value: Serde<V>;
+  /** Chooses the partition; by default murmur2 of the serialized key, like Kafka's producers. */
+  readonly partitioner?: (record: StreamRecord<K, V>, keyBytes: Buffer | null, partitionCount: number) => number;
+}
+
+/**
+ * A stream of records, described lazily: every method adds a step to the app's topology and
+ * returns a new `KStream`; nothing runs until `app.start()`. `pipe()` takes ordinary RxJS operators
+ * whose last one yields records again (see the README, "RxJS and commits", for how they meet batches).
+ */
+export class KStream<K, V> {
+  /** @internal */
+  constructor(
+    private readonly topology: Topology,
+    /** @internal */
+    readonly nodeId: number,
+  ) {}
+
+  pipe<K2, V2>(op1: OperatorFunction<Rec<K, V>, Rec<K2, V2>>): KStream<K2, V2>;
+  pipe<A, K2, V2>(op1: OperatorFunction<Rec<K, V>, A>, op2: OperatorFunction<A, Rec<K2, V2>>): KStream<K2, V2>;
+  pipe<A, B, K2, V2>(op1: OperatorFunction<Rec<K, V>, A>, op2: OperatorFunction<A, B>, op3: OperatorFunction<B, Rec<K2, V2>>): KStream<K2, V2>;
+  pipe<A, B, C, K2, V2>(
+    op1: OperatorFunction<Rec<K, V>, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, Rec<K2, V2>>,
+  ): KStream<K2, V2>;
+  pipe<A, B, C, D, K2, V2>(
+    op1: OperatorFunction<Rec<K, V>, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+    op5: OperatorFunction<D, Rec<K2, V2>>,
+  ): KStream<K2, V2>;
+  pipe<A, B, C, D, E, K2, V2>(
+    op1: OperatorFunction<Rec<K, V>, A>,
+    op2: OperatorFunction<A, B>,
+    op3: OperatorFunction<B, C>,
+    op4: OperatorFunction<C, D>,
+    op5: OperatorFunction<D, E>,
+    op6: OperatorFunction<E, Rec<K2, V2>>,
+  ): KStream<K2, V2>;
+  /** More than six operators: the result's types are the caller's to state. */
+  pipe<K2, V2>(...operators: Array<OperatorFunction<never, unknown>>): KStream<K2, V2>;
+  pipe(...operators: Array<OperatorFunction<never, unknown>>): KStream<unknown, unknown> {
+    // Each operator's input is the previous one's output; the overloads above check the chain.
+    const chain = operators as unknown as Array<OperatorFunction<unknown, unknown>>;
+    const nodeId = this.topology.addNode([this.nodeId], ([input]) =>
+      chain.reduce<Observable<unknown>>((observable, operator) => operator(observable), input!),
+    );
+    return new KStream(this.topology, nodeId);
+  }
+
+  mapValues<V2>(mapper: (value: V | null, record: Rec<K, V>) => V2 | null): KStream<K, V2> {
+    return this.pipe(mapValues(mapper));
+  }
+
+  selectKey<K2>(selector: (record: Rec<K, V>) => K2 | null): KStream<K2, V> {
+    return this.pipe(selectKey(selector));
+  }
+
+  flatMapValues<V2>(mapper: (value: V | null, record: Rec<K, V>) => Iterable<V2 | null>): KStream<K, V2> {
+    return this.pipe(flatMapValues(mapper));
+  }
+
+  filter(predicate: (record: Rec<K, V>) => boolean): KStream<K, V> {
+    return this.pipe(filterRecords(predicate));
+  }
+
+  peek(action: (record: Rec<K, V>) => void): KStream<K, V> {
+    return this.pipe(peek(action));
+  }
+
+  /** One stream with the records of this one and the others (of the same app), in arrival order. */
+  merge(...others: Array<KStream<K, V>>): KStream<K, V> {
+    for (const other of others) {
+      if (other.topology !== this.topology) throw new Error('merge() joins streams of one app only');
+    }
+    const nodeId = this.topology.addNode([this.nodeId, ...others.map((other) => other.nodeId)], (inputs) => merge(...inputs));
+    return new KStream(this.topology, nodeId);
+  }
+
+  /**
+   * Splits the stream: each record goes to the stream of the first predicate it satisfies, and is
+   * dropped when it satisfies none (Kafka Streams' `branch`). Each predicate runs at most once per record.
+   */
+  branch(...predicates: Array<(record: Rec<K, V>) => boolean>): Array<KStream<K, V>> {
+    if (predicates.length === 0) throw new RangeError('branch() needs at least one predicate');
+    const routerId = this.topology.addNode([this.nodeId], ([input]) =>
+      input!.pipe(map((record) => ({ branchIndex: predicates.findIndex((predicate) => predicate(record as Rec<K, V>)), record }))),
+    );
+    return predicates.map((_, index) => {
+      const nodeId = this.topology.addNode([routerId], ([routed]) =>
+        (routed as Observable<{ branchIndex: number; record: unknown }>).pipe(
+          filter((entry) => entry.branchIndex === index),
+          map((entry) => entry.record),
+        ),
+      );
+      return new KStream<K, V>(this.topology, nodeId);
+    });
+  }
+
+  /**
+   * Named branches: `split({ eu: r => …, us: r => … })` gives `{ eu, us, rest }`, where `rest`
+   * holds the records no predicate accepted (nothing is dropped silently).
+   */
+  split<N extends string>(branches: Readonly<Record<N, (record: Rec<K, V>) => boolean>>): Record<N | 'rest', KStream<K, V>> {
+    const names = Object.keys(branches) as N[];
+    if ((names as string[]).includes('rest')) throw new RangeError('"rest" is the name of the unmatched branch; choose another');
+    const streams = this.branch(...names.map((name) => branches[name]), () => true);
+    const result = {} as Record<N | 'rest', KStream<K, V>>;
+    names.forEach((name, index) => {
+      result[name] = streams[index]!;
+    });
+    result.rest = streams[names.length]!;
+    return result;
+  }
+
+  /** Writes every record to `topic` (or to the topic the function names for it). */
+  to(topic: string | ((record: Rec<K, V>) => string), options: ToOptions<K, V>): void {
+    if (typeof topic === 'string' && topic.length === 0) throw new RangeError('to() needs a topic name');
+    this.topology.addSink(this.nodeId, {
+      topic: topic as string | ((record: AnyRecord) => string),
+      keySerde: options.key as Serde<unknown>,
+      valueSerde: options.value as Serde<unknown>,
+      partitioner: options.partitioner as Partitioner | undefined,
+    });
+  }
+}

@@ -1,0 +1,403 @@
+import {
+  Kafka,
+  logLevel as KafkajsLogLevel,
+  type Admin,
+  type Batch,
+  type Consumer,
+  type IHeaders,
+  type Message,
+  type Producer,
+  type TopicMessages,
+  type Transaction,
+} from 'kafkajs';
+import type {
+  ConsumerOptions,
+  FetchedBatch,
+  GroupConsumer,
+  GroupHandlers,
+  GroupMetadata,
+  LogProducer,
+  LogRecord,
+  OffsetToCommit,
+  OutgoingRecord,
+  ProducerOptions,
+  StreamLog,
+  TopicPartition,
+} from './stream-log.js';
+
+/**
+ * The `StreamLog` over the Kafka protocol, through kafkajs 2.2.4: a defter broker, Apache Kafka or
+ * Redpanda.
+ *
+ * What kafkajs cannot do, and what this file does about it:
+ * - No revocation callback. A rebalance is seen when a heartbeat fails; kafkajs then emits
+ *   REBALANCING and re-joins without waiting for anyone. `onRevoked` is called from that event, not
+ *   awaited, so a commit it starts races the re-join (a commit with the old generation may be
+ *   refused: the records are then processed again, never lost).
+ * - No generation in TxnOffsetCommit (it sends v0-1) and no `requireStable` on OffsetFetch, so
+ *   KIP-447's fencing of zombies by generation is not available: exactly-once relies on the
+ *   transactional id alone (a restarted instance with the same id fences its predecessor).
+ * - Heartbeats only between batches: while a batch is handled this file heartbeats on a timer, and
+ *   a failed heartbeat (a rebalance) is rethrown once the batch is done, which makes kafkajs re-join.
+ */
+export interface KafkajsLogOptions {
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  readonly connectionTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  /** kafkajs's own log lines; silent unless asked. */
+  readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+  /** The most key+value bytes one produce request carries (requests stay below message.max.bytes). */
+  readonly produceRequestBytesMax?: number;
+}
+
+const LOG_LEVELS = {
+  nothing: KafkajsLogLevel.NOTHING,
+  error: KafkajsLogLevel.ERROR,
+  warn: KafkajsLogLevel.WARN,
+  info: KafkajsLogLevel.INFO,
+  debug: KafkajsLogLevel.DEBUG,
+} as const;
+
+const PRODUCE_REQUEST_BYTES_MAX_DEFAULT = 512 * 1024;
+
+export class KafkajsLog implements StreamLog {
+  readonly name = 'kafkajs';
+  private readonly kafka: Kafka;
+  private readonly admin: Admin;
+  private readonly produceRequestBytesMax: number;
+  private readonly clients = new Set<{ close(): Promise<void> }>();
+
+  constructor(options: KafkajsLogOptions) {
+    if (options.brokers.length === 0) throw new RangeError('KafkajsLog needs at least one broker address');
+    this.kafka = new Kafka({
+      clientId: options.clientId ?? 'defter-streams',
+      brokers: [...options.brokers],
+      logLevel: LOG_LEVELS[options.logLevel ?? 'nothing'],
+      ...(options.connectionTimeoutMs !== undefined ? { connectionTimeout: options.connectionTimeoutMs } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeout: options.requestTimeoutMs } : {}),
+    });
+    this.admin = this.kafka.admin();
+    this.produceRequestBytesMax = options.produceRequestBytesMax ?? PRODUCE_REQUEST_BYTES_MAX_DEFAULT;
+  }
+
+  async connect(): Promise<void> {
+    await this.admin.connect();
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    const metadata = await this.admin.fetchTopicMetadata({ topics: [topic] });
+    const found = metadata.topics.find((entry) => entry.name === topic);
+    if (found === undefined || found.partitions.length === 0) throw new Error(`topic "${topic}" does not exist`);
+    return found.partitions.length;
+  }
+
+  async topicsMatching(pattern: RegExp): Promise<string[]> {
+    const topics = await this.admin.listTopics();
+    return topics.filter((topic) => !topic.startsWith('__') && new RegExp(pattern.source, pattern.flags.replace('g', '')).test(topic)).sort();
+  }
+
+  createConsumer(options: ConsumerOptions): GroupConsumer {
+    const consumer = new KafkajsGroupConsumer(this.kafka, options);
+    this.clients.add(consumer);
+    return consumer;
+  }
+
+  async createProducer(options: ProducerOptions): Promise<LogProducer> {
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      ...(options.transactionalId !== undefined ? { transactionalId: options.transactionalId } : {}),
+      ...(options.transactionTimeoutMs !== undefined ? { transactionTimeout: options.transactionTimeoutMs } : {}),
+    });
+    // For a transactional producer, connect() runs InitProducerId: older producers with this id are fenced.
+    await producer.connect();
+    const logProducer = new KafkajsProducer(producer, this.produceRequestBytesMax, options.transactionalId !== undefined);
+    this.clients.add(logProducer);
+    return logProducer;
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients) await client.close().catch(() => undefined);
+    this.clients.clear();
+    await this.admin.disconnect();
+  }
+}
+
+class KafkajsGroupConsumer implements GroupConsumer {
+  private readonly consumer: Consumer;
+  private assignment: TopicPartition[] = [];
+  /** Batches wait for the runtime to have taken in the latest assignment. */
+  private assigned: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: ConsumerOptions,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      readUncommitted: options.isolationLevel === 'read_uncommitted',
+      maxBytesPerPartition: options.fetchMaxBytesPerPartition,
+      maxWaitTimeInMs: options.fetchMaxWaitMs,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: options.heartbeatIntervalMs,
+      allowAutoTopicCreation: false,
+      // A crash is the runtime's to handle (it moves to ERROR); kafkajs must not restart behind it.
+      retry: { retries: 5, restartOnFailure: async () => false },
+    });
+  }
+
+  async run(handlers: GroupHandlers): Promise<void> {
+    const { GROUP_JOIN, REBALANCING, CRASH } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, (event) => {
+      this.assignment = Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
+        partitions.map((partition) => ({ topic, partition })),
+      );
+      this.assigned = Promise.resolve(handlers.onAssigned(this.assignment)).catch((error: unknown) => handlers.onCrash(asError(error)));
+    });
+    this.consumer.on(REBALANCING, () => {
+      const revoked = this.assignment;
+      this.assignment = [];
+      Promise.resolve(handlers.onRevoked(revoked)).catch((error: unknown) => handlers.onCrash(asError(error)));
+    });
+    this.consumer.on(CRASH, (event) => {
+      if (!this.closed) handlers.onCrash(asError(event.payload.error));
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: this.options.fromBeginning });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrentlyMax,
+      eachBatch: async ({ batch, heartbeat }) => {
+        await this.assigned;
+        let heartbeatError: unknown;
+        const timer = setInterval(() => {
+          heartbeat().catch((error: unknown) => {
+            heartbeatError ??= error;
+          });
+        }, this.options.heartbeatIntervalMs);
+        try {
+          await handlers.onBatch(toFetchedBatch(batch));
+        } finally {
+          clearInterval(timer);
+        }
+        // Rethrown so that kafkajs sees the rebalance and re-joins.
+        if (heartbeatError !== undefined) throw heartbeatError;
+      },
+    });
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    this.consumer.pause(groupByTopic(partitions));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    this.consumer.resume(groupByTopic(partitions));
+  }
+
+  async commitOffsets(offsets: readonly OffsetToCommit[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.consumer.commitOffsets(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: offset.toString() })));
+  }
+
+  groupMetadata(): GroupMetadata {
+    return { groupId: this.options.groupId, generationId: -1, memberId: '' };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.consumer.disconnect();
+  }
+}
+
+function toFetchedBatch(batch: Batch): FetchedBatch {
+  const records: LogRecord[] = batch.messages.map((message) => ({
+    offset: BigInt(message.offset),
+    timestamp: Number(message.timestamp),
+    key: message.key ?? null,
+    value: message.value ?? null,
+    headers: message.headers ?? {},
+  }));
+  return {
+    topic: batch.topic,
+    partition: batch.partition,
+    records,
+    nextOffset: BigInt(batch.lastOffset()) + 1n,
+    highWatermark: BigInt(batch.highWatermark),
+  };
+}
+
+function groupByTopic(partitions: readonly TopicPartition[]): Array<{ topic: string; partitions: number[] }> {
+  const byTopic = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) {
+    const list = byTopic.get(topic) ?? [];
+    list.push(partition);
+    byTopic.set(topic, list);
+  }
+  return [...byTopic].map(([topic, list]) => ({ topic, partitions: list }));
+}
+
+interface PendingSend {
+  readonly records: readonly OutgoingRecord[];
+  /** Records of this send not yet acknowledged. */
+  remaining: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * One produce request in flight at a time (the idempotent producer's order), later sends coalesced
+ * into the next request up to `requestBytesMax`. Inside a transaction the sends go to it.
+ */
+class KafkajsProducer implements LogProducer {
+  private readonly queue: PendingSend[] = [];
+  /** Index of the next record to send in `queue[0]`. */
+  private headRecordIndex = 0;
+  private draining: Promise<void> | undefined;
+  private transaction: Transaction | undefined;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly requestBytesMax: number,
+    private readonly transactional: boolean,
+  ) {}
+
+  send(records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (records.length === 0) return Promise.resolve();
+    if (this.transactional && this.transaction === undefined) {
+      return Promise.reject(new Error('a transactional producer sends only inside a transaction: call beginTransaction() first'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ records, remaining: records.length, resolve, reject });
+      this.draining ??= this.drain().finally(() => {
+        this.draining = undefined;
+      });
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const taken: Array<{ send: PendingSend; count: number }> = [];
+      const byTopic = new Map<string, Message[]>();
+      let bytes = 0;
+      let sendIndex = 0;
+      let recordIndex = this.headRecordIndex;
+      while (sendIndex < this.queue.length && (taken.length === 0 || bytes < this.requestBytesMax)) {
+        const send = this.queue[sendIndex]!;
+        let count = 0;
+        while (recordIndex < send.records.length && (bytes < this.requestBytesMax || (taken.length === 0 && count === 0))) {
+          const record = send.records[recordIndex]!;
+          bytes += (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64;
+          const messages = byTopic.get(record.topic) ?? [];
+          messages.push(toKafkajsMessage(record));
+          byTopic.set(record.topic, messages);
+          recordIndex += 1;
+          count += 1;
+        }
+        taken.push({ send, count });
+        if (recordIndex < send.records.length) break;
+        sendIndex += 1;
+        recordIndex = 0;
+      }
+      const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+      try {
+        const sender = this.transaction ?? this.producer;
+        await sender.sendBatch({ topicMessages, acks: -1 });
+      } catch (error) {
+        this.fail(asError(error));
+        return;
+      }
+      for (const { send, count } of taken) {
+        send.remaining -= count;
+        if (send.remaining === 0) {
+          this.queue.shift();
+          send.resolve();
+        }
+      }
+      this.headRecordIndex = this.queue.length > 0 && taken.at(-1)!.send === this.queue[0] ? recordIndex : 0;
+    }
+  }
+
+  /** After a failed request the order of later records is lost: every queued send fails, and so does every later one. */
+  private fail(error: Error): void {
+    this.failure = error;
+    for (const send of this.queue.splice(0)) send.reject(error);
+    this.headRecordIndex = 0;
+  }
+
+  private async idle(): Promise<void> {
+    while (this.draining !== undefined) await this.draining;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async beginTransaction(): Promise<void> {
+    if (!this.transactional) throw new Error('beginTransaction() needs a producer created with a transactionalId');
+    if (this.transaction !== undefined) throw new Error('a transaction is already open');
+    this.transaction = await this.producer.transaction();
+  }
+
+  async sendOffsetsToTransaction(offsets: readonly OffsetToCommit[], group: GroupMetadata): Promise<void> {
+    const transaction = this.openTransaction();
+    await this.idle();
+    if (offsets.length === 0) return;
+    await transaction.sendOffsets({ consumerGroupId: group.groupId, topics: groupOffsetsByTopic(offsets) });
+  }
+
+  async commitTransaction(): Promise<void> {
+    const transaction = this.openTransaction();
+    await this.idle();
+    await transaction.commit();
+    this.transaction = undefined;
+  }
+
+  async abortTransaction(): Promise<void> {
+    const transaction = this.openTransaction();
+    await this.idle().catch(() => undefined);
+    this.transaction = undefined;
+    await transaction.abort();
+  }
+
+  inTransaction(): boolean {
+    return this.transaction !== undefined;
+  }
+
+  private openTransaction(): Transaction {
+    if (this.transaction === undefined) throw new Error('no transaction is open');
+    return this.transaction;
+  }
+
+  async close(): Promise<void> {
+    await this.idle().catch(() => undefined);
+    await this.producer.disconnect();
+  }
+}
+
+function toKafkajsMessage(record: OutgoingRecord): Message {
+  return {
+    key: record.key,
+    value: record.value,
+    partition: record.partition,
+    timestamp: String(record.timestamp),
+    headers: record.headers as IHeaders,
+  };
+}
+
+function groupOffsetsByTopic(offsets: readonly OffsetToCommit[]): Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> {
+  const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+  for (const { topic, partition, offset } of offsets) {
+    const list = byTopic.get(topic) ?? [];
+    list.push({ partition, offset: offset.toString() });
+    byTopic.set(topic, list);
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

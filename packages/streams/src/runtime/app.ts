@@ -1,0 +1,526 @@
+import { randomUUID } from 'node:crypto';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { KStream } from '../dsl/kstream.js';
+import type { StreamRecord } from '../dsl/stream-record.js';
+import { KafkajsLog, type KafkajsLogOptions } from '../log/kafkajs-log.js';
+import {
+  topicPartitionKey,
+  type FetchedBatch,
+  type GroupConsumer,
+  type LogProducer,
+  type OffsetToCommit,
+  type StreamLog,
+  type TopicPartition,
+} from '../log/stream-log.js';
+import type { Serde } from '../serde/serde.js';
+import { Topology, type AnyRecord, type SubTopology } from '../topology/topology.js';
+import { BatchProcessor } from './batch-processor.js';
+import { validateErrorPolicy, type ErrorPolicy } from './error-policy.js';
+import { canTransition, type AppState } from './lifecycle.js';
+import { systemScheduler, type Scheduler } from './scheduler.js';
+import { StreamTask, type TaskMetrics, type UncommittedBatch } from './task.js';
+
+export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
+
+export interface AppOptions {
+  /** Names the consumer group, and prefixes the transactional id. */
+  readonly applicationId: string;
+  /** A Kafka-compatible cluster (`{ brokers }`, through kafkajs) or any `StreamLog`. */
+  readonly log: StreamLog | KafkajsLogOptions;
+  readonly processingGuarantee?: ProcessingGuarantee;
+  /** commit.interval.ms: Kafka Streams' defaults, 30 000 (at_least_once) and 100 (exactly_once). */
+  readonly commitIntervalMs?: number;
+  readonly deserializationErrors?: ErrorPolicy;
+  /** Errors raised by operators, and outputs that cannot be serialized or partitioned. */
+  readonly processingErrors?: ErrorPolicy;
+  /** A task's partitions are paused when it holds more records fetched-but-not-committed than this… */
+  readonly inFlightRecordsHighWaterMark?: number;
+  /** …and resumed when it holds this many or fewer (after a commit). */
+  readonly inFlightRecordsLowWaterMark?: number;
+  readonly fetchMaxBytesPerPartition?: number;
+  /** fetch.max.wait.ms (Kafka's default, 500). */
+  readonly fetchMaxWaitMs?: number;
+  /** How many partitions' batches run at once (the operators are synchronous; this overlaps the awaits). */
+  readonly partitionsConcurrentlyMax?: number;
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  /** Where a partition without a committed offset starts: the earliest offset (true, the default) or the end. */
+  readonly fromBeginning?: boolean;
+  /**
+   * exactly_once: the transactional id is `<applicationId>-<instanceId>`. A stable id lets a
+   * restarted instance fence its crashed predecessor and abort its open transaction at once; the
+   * default (a random id) leaves that transaction to the coordinator's timeout.
+   */
+  readonly instanceId?: string;
+  readonly transactionTimeoutMs?: number;
+  readonly scheduler?: Scheduler;
+}
+
+export interface StreamOptions<K, V> {
+  readonly key: Serde<K>;
+  readonly value: Serde<V>;
+  /** Event time of a record; the log timestamp by default. */
+  readonly timestamp?: (record: StreamRecord<K, V>) => number;
+}
+
+export interface AppMetrics {
+  readonly state: AppState;
+  readonly commits: number;
+  readonly commitLatencyMsLast: number;
+  readonly commitLatencyMsMax: number;
+  readonly tasks: readonly TaskMetrics[];
+}
+
+const DEFAULTS = {
+  commitIntervalMsAtLeastOnce: 30_000,
+  commitIntervalMsExactlyOnce: 100,
+  inFlightRecordsHighWaterMark: 10_000,
+  fetchMaxBytesPerPartition: 1_048_576,
+  fetchMaxWaitMs: 500,
+  partitionsConcurrentlyMax: 4,
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000,
+  transactionTimeoutMs: 60_000,
+} as const;
+
+/** Creates an app: describe its streams with `stream()`, then `start()`. */
+export function app(options: AppOptions): StreamsApp {
+  return new StreamsApp(options);
+}
+
+/**
+ * A stream-processing application: its topology, its group membership, its tasks and commits.
+ *
+ * The batch cycle of a task (see the README for the why):
+ *   fetch a batch (the log does not fetch that partition again before the cycle ends) →
+ *   prepare serdes, deserialize → run the operators, one subscription per batch, until complete →
+ *   serialize, partition → hand outputs and dead letters to the producer (exactly_once: into the
+ *   open transaction) → the batch waits, uncommitted, for its acknowledgement and the next commit.
+ * A commit (every commitIntervalMs, when a task crosses its high-water mark, at a rebalance and at
+ * close) waits for the acknowledgements, then commits the offsets of the acknowledged batches
+ * (exactly_once: sendOffsetsToTransaction + commit, with new outputs held back meanwhile).
+ */
+export class StreamsApp {
+  readonly applicationId: string;
+  readonly processingGuarantee: ProcessingGuarantee;
+  private readonly topology = new Topology();
+  private readonly log: StreamLog;
+  private readonly ownsLog: boolean;
+  private readonly scheduler: Scheduler;
+  private readonly settings: Required<Omit<AppOptions, 'log' | 'scheduler' | 'instanceId' | 'processingGuarantee' | 'applicationId'>>;
+  private readonly transactionalId: string;
+  private readonly stateSubject = new BehaviorSubject<AppState>('CREATED');
+  private failure: Error | undefined;
+
+  private consumer: GroupConsumer | undefined;
+  private producer: LogProducer | undefined;
+  private processor: BatchProcessor | undefined;
+  private subTopologyByTopic = new Map<string, SubTopology>();
+  private readonly partitionCounts = new Map<string, Promise<number>>();
+  /** Active tasks by task id; rebuilt from the registry at every assignment. */
+  private tasks = new Map<string, StreamTask>();
+  private readonly taskRegistry = new Map<string, StreamTask>();
+  /** Bumped at every revocation and assignment: a batch that started in an older generation is not emitted. */
+  private generation = 0;
+  private readonly handlersUnderWay = new Set<Promise<void>>();
+  private committing: Promise<void> | undefined;
+  private commitAgain = false;
+  /** exactly_once: set while a commit runs; batches wait for it before emitting. */
+  private emitGate: Promise<void> | undefined;
+  private cancelCommitTimer: (() => void) | undefined;
+  private firstAssignment: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | undefined;
+  private closing: Promise<void> | undefined;
+  private cleanup: Promise<void> | undefined;
+  private readonly commitStats = { commits: 0, latencyMsLast: 0, latencyMsMax: 0 };
+
+  constructor(options: AppOptions) {
+    if (typeof options.applicationId !== 'string' || options.applicationId.length === 0) throw new RangeError('app() needs an applicationId');
+    this.applicationId = options.applicationId;
+    this.processingGuarantee = options.processingGuarantee ?? 'at_least_once';
+    if (this.processingGuarantee !== 'at_least_once' && this.processingGuarantee !== 'exactly_once') {
+      throw new RangeError(`processingGuarantee must be 'at_least_once' or 'exactly_once', not ${String(this.processingGuarantee)}`);
+    }
+    const exactlyOnce = this.processingGuarantee === 'exactly_once';
+    const highWaterMark = options.inFlightRecordsHighWaterMark ?? DEFAULTS.inFlightRecordsHighWaterMark;
+    this.settings = {
+      commitIntervalMs: options.commitIntervalMs ?? (exactlyOnce ? DEFAULTS.commitIntervalMsExactlyOnce : DEFAULTS.commitIntervalMsAtLeastOnce),
+      deserializationErrors: options.deserializationErrors ?? 'fail',
+      processingErrors: options.processingErrors ?? 'fail',
+      inFlightRecordsHighWaterMark: highWaterMark,
+      inFlightRecordsLowWaterMark: options.inFlightRecordsLowWaterMark ?? Math.floor(highWaterMark / 2),
+      fetchMaxBytesPerPartition: options.fetchMaxBytesPerPartition ?? DEFAULTS.fetchMaxBytesPerPartition,
+      fetchMaxWaitMs: options.fetchMaxWaitMs ?? DEFAULTS.fetchMaxWaitMs,
+      partitionsConcurrentlyMax: options.partitionsConcurrentlyMax ?? DEFAULTS.partitionsConcurrentlyMax,
+      sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULTS.sessionTimeoutMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
+      fromBeginning: options.fromBeginning ?? true,
+      transactionTimeoutMs: options.transactionTimeoutMs ?? DEFAULTS.transactionTimeoutMs,
+    };
+    validateErrorPolicy(this.settings.deserializationErrors, 'deserializationErrors');
+    validateErrorPolicy(this.settings.processingErrors, 'processingErrors');
+    for (const [name, value] of Object.entries(this.settings)) {
+      if (typeof value === 'number' && !(Number.isInteger(value) && value >= 0)) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+    }
+    if (this.settings.commitIntervalMs < 1) throw new RangeError('commitIntervalMs must be at least 1');
+    if (this.settings.inFlightRecordsHighWaterMark < 1) throw new RangeError('inFlightRecordsHighWaterMark must be at least 1');
+    if (this.settings.inFlightRecordsLowWaterMark >= this.settings.inFlightRecordsHighWaterMark) {
+      throw new RangeError('inFlightRecordsLowWaterMark must be below inFlightRecordsHighWaterMark');
+    }
+    if (this.settings.partitionsConcurrentlyMax < 1) throw new RangeError('partitionsConcurrentlyMax must be at least 1');
+    this.transactionalId = `${this.applicationId}-${options.instanceId ?? randomUUID()}`;
+    this.scheduler = options.scheduler ?? systemScheduler;
+    if (isStreamLog(options.log)) {
+      this.log = options.log;
+      this.ownsLog = false;
+    } else {
+      this.log = new KafkajsLog({ clientId: this.applicationId, ...options.log });
+      this.ownsLog = true;
+    }
+  }
+
+  /** A stream of the records of one topic, several, or every topic matching a pattern (resolved at start). */
+  stream<K, V>(topics: string | RegExp | ReadonlyArray<string | RegExp>, options: StreamOptions<K, V>): KStream<K, V> {
+    const list = typeof topics === 'string' || topics instanceof RegExp ? [topics] : [...topics];
+    if (list.length === 0) throw new RangeError('stream() needs at least one topic or pattern');
+    for (const topic of list) if (typeof topic === 'string' && topic.length === 0) throw new RangeError('a topic name cannot be empty');
+    const nodeId = this.topology.addSource({
+      topics: list,
+      keySerde: options.key as Serde<unknown>,
+      valueSerde: options.value as Serde<unknown>,
+      timestampExtractor: options.timestamp as ((record: AnyRecord) => number) | undefined,
+    });
+    return new KStream<K, V>(this.topology, nodeId);
+  }
+
+  get state(): AppState {
+    return this.stateSubject.value;
+  }
+
+  /** The state now and every change after, until NOT_RUNNING or ERROR (then it completes). */
+  get state$(): Observable<AppState> {
+    return this.stateSubject.asObservable();
+  }
+
+  /** Why the app is in ERROR. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  metrics(): AppMetrics {
+    const now = this.scheduler.now();
+    return {
+      state: this.state,
+      commits: this.commitStats.commits,
+      commitLatencyMsLast: this.commitStats.latencyMsLast,
+      commitLatencyMsMax: this.commitStats.latencyMsMax,
+      tasks: [...this.tasks.values()].map((task) => task.metrics(now)).sort((a, b) => a.taskId.localeCompare(b.taskId)),
+    };
+  }
+
+  /** Joins the group and resolves once the first assignment is in (state RUNNING). */
+  async start(): Promise<void> {
+    if (this.state !== 'CREATED') throw new Error(`start() is for a CREATED app; this one is ${this.state}`);
+    if (this.topology.sources.length === 0) throw new Error('the app has no streams: call app.stream() before start()');
+    this.topology.freeze();
+    this.transition('REBALANCING');
+    let resolveFirst!: () => void;
+    let rejectFirst!: (error: Error) => void;
+    const promise = new Promise<void>((resolve, reject) => {
+      resolveFirst = resolve;
+      rejectFirst = reject;
+    });
+    this.firstAssignment = { promise, resolve: resolveFirst, reject: rejectFirst };
+    try {
+      await this.log.connect();
+      const topicsBySource = new Map<number, string[]>();
+      for (const source of this.topology.sources) {
+        const topics = new Set<string>();
+        for (const entry of source.topics) {
+          if (typeof entry === 'string') topics.add(entry);
+          else for (const topic of await this.log.topicsMatching(entry)) topics.add(topic);
+        }
+        if (topics.size === 0) throw new Error(`no topic matches ${source.topics.map(String).join(', ')}`);
+        topicsBySource.set(source.sourceId, [...topics]);
+      }
+      const subTopologies = this.topology.subTopologies(topicsBySource);
+      for (const subTopology of subTopologies) for (const topic of subTopology.topics) this.subTopologyByTopic.set(topic, subTopology);
+      // Fail early on a missing input topic rather than wait for an assignment that never comes.
+      for (const topic of this.subTopologyByTopic.keys()) await this.partitionCount(topic);
+      this.processor = new BatchProcessor({
+        applicationId: this.applicationId,
+        topology: this.topology,
+        deserializationErrors: this.settings.deserializationErrors,
+        processingErrors: this.settings.processingErrors,
+        partitionCount: (topic) => this.partitionCount(topic),
+      });
+      const exactlyOnce = this.processingGuarantee === 'exactly_once';
+      this.producer = await this.log.createProducer(
+        exactlyOnce ? { transactionalId: this.transactionalId, transactionTimeoutMs: this.settings.transactionTimeoutMs } : {},
+      );
+      if (exactlyOnce) await this.producer.beginTransaction();
+      this.consumer = this.log.createConsumer({
+        groupId: this.applicationId,
+        topics: [...this.subTopologyByTopic.keys()].sort(),
+        isolationLevel: 'read_committed',
+        fetchMaxBytesPerPartition: this.settings.fetchMaxBytesPerPartition,
+        fetchMaxWaitMs: this.settings.fetchMaxWaitMs,
+        partitionsConcurrentlyMax: this.settings.partitionsConcurrentlyMax,
+        sessionTimeoutMs: this.settings.sessionTimeoutMs,
+        heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
+        fromBeginning: this.settings.fromBeginning,
+      });
+      await this.consumer.run({
+        onAssigned: (partitions) => this.onAssigned(partitions),
+        onRevoked: () => this.onRevoked(),
+        onBatch: (batch) => this.onBatch(batch),
+        onCrash: (error) => this.fail(error),
+      });
+      this.cancelCommitTimer = this.scheduler.every(this.settings.commitIntervalMs, () => {
+        // A failed commit has already moved the app to ERROR.
+        this.commit().catch(() => undefined);
+      });
+    } catch (error) {
+      this.fail(asError(error));
+    }
+    await promise;
+  }
+
+  /** Graceful stop: finish the batches under way, commit, leave the group, close the clients. */
+  close(): Promise<void> {
+    if (this.state === 'ERROR' || this.state === 'NOT_RUNNING') return this.cleanup ?? Promise.resolve();
+    this.closing ??= (async () => {
+      const wasStarted = this.state !== 'CREATED';
+      this.transition('PENDING_SHUTDOWN');
+      this.firstAssignment?.reject(new Error('the app was closed before it was assigned any task'));
+      this.cancelCommitTimer?.();
+      try {
+        await Promise.allSettled([...this.handlersUnderWay]);
+        if (wasStarted && this.failure === undefined) await this.commit();
+      } catch (error) {
+        this.failure ??= asError(error);
+      }
+      await this.releaseClients();
+      if (this.failure !== undefined) this.transition('ERROR');
+      else this.transition('NOT_RUNNING');
+      this.stateSubject.complete();
+    })();
+    return this.closing;
+  }
+
+  private async releaseClients(): Promise<void> {
+    this.cleanup ??= (async () => {
+      await this.consumer?.close().catch(() => undefined);
+      if (this.producer?.inTransaction() === true) await this.producer.abortTransaction().catch(() => undefined);
+      await this.producer?.close().catch(() => undefined);
+      if (this.ownsLog) await this.log.close().catch(() => undefined);
+    })();
+    return this.cleanup;
+  }
+
+  /** Moves to ERROR (once) and releases the clients without committing. */
+  private fail(error: Error): void {
+    if (this.failure !== undefined || this.state === 'NOT_RUNNING') return;
+    this.failure = error;
+    this.cancelCommitTimer?.();
+    this.firstAssignment?.reject(error);
+    if (this.state !== 'PENDING_SHUTDOWN') {
+      this.transition('ERROR');
+      void this.releaseClients().finally(() => this.stateSubject.complete());
+    }
+  }
+
+  private transition(to: AppState): void {
+    const from = this.state;
+    if (from === to && to !== 'REBALANCING') return;
+    if (!canTransition(from, to)) return;
+    this.stateSubject.next(to);
+  }
+
+  private partitionCount(topic: string): Promise<number> {
+    let count = this.partitionCounts.get(topic);
+    if (count === undefined) {
+      count = this.log.partitionCount(topic);
+      this.partitionCounts.set(topic, count);
+      count.catch(() => this.partitionCounts.delete(topic));
+    }
+    return count;
+  }
+
+  private async onAssigned(partitions: readonly TopicPartition[]): Promise<void> {
+    this.generation += 1;
+    if (this.processingGuarantee === 'exactly_once' && this.producer !== undefined) {
+      // Outputs of batches from before the rebalance that no commit covered: positions go back
+      // to the committed offsets, so those outputs must go too.
+      const uncommitted = [...this.tasks.values()].some((task) => task.pending().length > 0);
+      if (uncommitted) {
+        await this.producer.abortTransaction();
+        await this.producer.beginTransaction();
+      }
+    }
+    const tasks = new Map<string, StreamTask>();
+    for (const { topic, partition } of partitions) {
+      const subTopology = this.subTopologyByTopic.get(topic);
+      if (subTopology === undefined) continue;
+      const taskId = `${subTopology.subTopologyId}_${partition}`;
+      let task = this.taskRegistry.get(taskId);
+      if (task === undefined) {
+        task = new StreamTask(subTopology, partition, this.scheduler.now());
+        this.taskRegistry.set(taskId, task);
+      }
+      task.reset();
+      tasks.set(taskId, task);
+    }
+    this.tasks = tasks;
+    // Pauses from before the rebalance belong to reset tasks: every assigned partition fetches again.
+    if (partitions.length > 0) this.consumer?.resume(partitions);
+    this.transition('RUNNING');
+    this.firstAssignment?.resolve();
+  }
+
+  private async onRevoked(): Promise<void> {
+    this.generation += 1;
+    this.transition('REBALANCING');
+    try {
+      await this.commit();
+    } catch {
+      // A commit refused at a rebalance (an old generation) means the records are processed again.
+    }
+  }
+
+  private onBatch(batch: FetchedBatch): Promise<void> {
+    const handled = this.handleBatch(batch).catch((error: unknown) => this.fail(asError(error)));
+    this.handlersUnderWay.add(handled);
+    void handled.finally(() => this.handlersUnderWay.delete(handled));
+    return handled;
+  }
+
+  private async handleBatch(batch: FetchedBatch): Promise<void> {
+    if (this.failure !== undefined || this.closing !== undefined) return;
+    const subTopology = this.subTopologyByTopic.get(batch.topic);
+    const task = subTopology === undefined ? undefined : this.tasks.get(`${subTopology.subTopologyId}_${batch.partition}`);
+    if (task === undefined || this.processor === undefined || this.producer === undefined) return;
+    const generation = this.generation;
+    const taskEpoch = task.epoch;
+    const recordCount = batch.records.length;
+    const lastOffset = batch.records.at(-1)?.offset ?? batch.nextOffset - 1n;
+    task.fetched(recordCount, Math.max(0, Number(batch.highWatermark - lastOffset - 1n)), batch.topic);
+
+    const processed = await this.processor.process(task, batch);
+    while (this.emitGate !== undefined) await this.emitGate;
+    if (generation !== this.generation || this.failure !== undefined || this.tasks.get(task.taskId) !== task) {
+      task.dropped(recordCount, taskEpoch);
+      return;
+    }
+    // From here to addUncommitted nothing awaits: a commit sees the batch whole or not at all.
+    const acknowledged = this.producer.send(processed.records);
+    const uncommitted: UncommittedBatch = {
+      topic: batch.topic,
+      partition: batch.partition,
+      nextOffset: batch.nextOffset,
+      recordCount,
+      acknowledged,
+      acked: false,
+    };
+    acknowledged.then(
+      () => {
+        uncommitted.acked = true;
+      },
+      (error: unknown) => this.fail(asError(error)),
+    );
+    task.addUncommitted(uncommitted);
+    task.produced(processed.outputCount, processed.skipped, processed.deadLettered);
+
+    if (task.inFlightRecords > this.settings.inFlightRecordsHighWaterMark) {
+      // Above the high-water mark: commit now, and hold this partition (the log fetches it again
+      // only after this handler) until the commit is done. Should the task still be above the mark
+      // (acknowledgements outstanding), its partitions stay paused until a commit brings it below the low one.
+      await this.commit().catch(() => undefined);
+      if (task.inFlightRecords > this.settings.inFlightRecordsHighWaterMark && !task.paused && this.tasks.get(task.taskId) === task) {
+        task.paused = true;
+        this.consumer?.pause(task.inputPartitions());
+      }
+    }
+  }
+
+  /**
+   * Commits what is done. Concurrent calls share one commit; a call during a commit asks for one
+   * more right after it (its batches may have missed the snapshot).
+   */
+  private commit(): Promise<void> {
+    if (this.committing !== undefined) {
+      this.commitAgain = true;
+      return this.committing;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.commitAgain = false;
+        await this.commitOnce();
+      } while (this.commitAgain && this.failure === undefined);
+    };
+    this.committing = run()
+      .catch((error: unknown) => {
+        this.fail(asError(error));
+        throw error;
+      })
+      .finally(() => {
+        this.committing = undefined;
+      });
+    return this.committing;
+  }
+
+  private async commitOnce(): Promise<void> {
+    if (this.failure !== undefined || this.producer === undefined || this.consumer === undefined) return;
+    const startedMs = this.scheduler.now();
+    const exactlyOnce = this.processingGuarantee === 'exactly_once';
+    let openGate: (() => void) | undefined;
+    if (exactlyOnce) this.emitGate = new Promise<void>((resolve) => (openGate = resolve));
+    try {
+      const tasks = [...this.tasks.values()];
+      const snapshot = new Map<StreamTask, UncommittedBatch[]>(tasks.map((task) => [task, [...task.pending()]]));
+      const all = [...snapshot.values()].flat();
+      if (all.length === 0) return;
+      // Outputs first: an offset is committed only once every output derived from it is acknowledged.
+      await Promise.all(all.map((batch) => batch.acknowledged));
+      const offsets = new Map<string, OffsetToCommit>();
+      for (const batch of all) {
+        const key = topicPartitionKey(batch);
+        const previous = offsets.get(key);
+        if (previous === undefined || previous.offset < batch.nextOffset) {
+          offsets.set(key, { topic: batch.topic, partition: batch.partition, offset: batch.nextOffset });
+        }
+      }
+      const list = [...offsets.values()];
+      if (exactlyOnce) {
+        await this.producer.sendOffsetsToTransaction(list, this.consumer.groupMetadata());
+        await this.producer.commitTransaction();
+        await this.producer.beginTransaction();
+      } else {
+        await this.consumer.commitOffsets(list);
+      }
+      const latencyMs = this.scheduler.now() - startedMs;
+      this.commitStats.commits += 1;
+      this.commitStats.latencyMsLast = latencyMs;
+      this.commitStats.latencyMsMax = Math.max(this.commitStats.latencyMsMax, latencyMs);
+      for (const [task, batches] of snapshot) {
+        task.committed(new Set(batches), latencyMs);
+        if (task.paused && task.inFlightRecords <= this.settings.inFlightRecordsLowWaterMark && this.tasks.get(task.taskId) === task) {
+          task.paused = false;
+          this.consumer.resume(task.inputPartitions());
+        }
+      }
+    } finally {
+      if (openGate !== undefined) {
+        this.emitGate = undefined;
+        openGate();
+      }
+    }
+  }
+}
+
+function isStreamLog(log: StreamLog | KafkajsLogOptions): log is StreamLog {
+  return typeof (log as StreamLog).createConsumer === 'function';
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
