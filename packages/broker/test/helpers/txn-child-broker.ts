@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+import type { StartBrokerOptions } from '../../src/index.js';
+import type { ChildBroker } from './child-broker.js';
+import { killQuietly } from './processes.js';
+
+const BROKER_SCRIPT = fileURLToPath(new URL('./txn-broker-process.ts', import.meta.url));
+const START_TIMEOUT_MS = 30_000;
+
+/**
+ * Like `spawnChildBroker`, with broker settings (`options`, JSON-serialisable) and a port of the
+ * test's choosing (0: any), so that a broker SIGKILLed on a port can come back on the same one and
+ * clients reconnect to it as to a restarted server. Killed when the test ends.
+ */
+export async function spawnConfiguredBroker(
+  t: ExecutionContext,
+  dataDir: string,
+  options: { settings?: Omit<StartBrokerOptions, 'clock' | 'logger' | 'dataDir' | 'port' | 'host'>; port?: number; topics?: readonly string[] } = {},
+): Promise<ChildBroker> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=defter-source', BROKER_SCRIPT, dataDir, String(options.port ?? 0), JSON.stringify(options.settings ?? {}), ...(options.topics ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => killQuietly(child));
+  const stderrChunks: Buffer[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const lines = createInterface({ input: child.stdout! });
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child broker did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { port: number }).port);
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`child broker exited (${code ?? signal}) before listening: ${Buffer.concat(stderrChunks).toString()}`));
+    });
+  });
+  return { child, port: boundPort, bootstrap: `127.0.0.1:${boundPort}`, exited, stderr: () => Buffer.concat(stderrChunks).toString() };
+}
