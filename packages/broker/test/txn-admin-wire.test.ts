@@ -7,7 +7,7 @@
 import test from 'ava';
 import { ApiKey, ErrorCode } from '@defter/protocol';
 import { eventually, startTestBroker } from './helpers/test-broker.js';
-import { transactionalProducer, txnKafka } from './helpers/txn-clients.js';
+import { allStable, transactionalProducer, txnKafka } from './helpers/txn-clients.js';
 import { batchesOf, connectClient, fetch } from './replica-support.js';
 import type { RawClient } from './helpers/raw-client.js';
 
@@ -42,6 +42,8 @@ test('DescribeTransactions, ListTransactions and DescribeProducers during an ope
   const finished = await done.transaction();
   await finished.send({ topic: 'watched', messages: [{ value: 'done', partition: 1 }] });
   await finished.commit();
+  // Its marker is written after EndTxn answers: wait for it (DescribeProducers below shows what it left).
+  t.true(await eventually(() => allStable(port, 'watched', 3), 10_000));
 
   const open = await transactionalProducer(t, kafka, 'admin-open', TIMEOUT_MS);
   const beganAtMs = Date.now();

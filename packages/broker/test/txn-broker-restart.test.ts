@@ -2,8 +2,9 @@
  * Transactions across a broker crash (SIGKILL of a broker in a child process, restarted on the same
  * data directory and port):
  * - a transaction open at the crash stays invisible to read_committed; the restarted broker rebuilds
- *   it from the log (the LSO stays below it), its coordinator aborts it once it times out, the LSO
- *   moves past it and later transactions become visible; its producer is fenced;
+ *   it from the log (the LSO stays below it, its sendOffsets offset stays pending), its coordinator
+ *   aborts it once it times out, the LSO moves past it, its offset is dropped and later
+ *   transactions become visible; its producer is fenced;
  * - the broker killed right after answering EndTxn(commit), while it may still be writing the
  *   markers to many partitions: after the restart every transaction is visible whole or not at all,
  *   and every transaction whose commit was answered is visible.
@@ -11,7 +12,7 @@
 import test from 'ava';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ApiKey, BATCH_HEADER_BYTES, batchSizeAt, isControl, readBatchHeader } from '@defter/protocol';
+import { ApiKey, BATCH_HEADER_BYTES, ErrorCode, batchSizeAt, isControl, readBatchHeader } from '@defter/protocol';
 import type { ConsumedLine } from './helpers/keyed-lines.js';
 import { hasCommand, killQuietly } from './helpers/processes.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -28,6 +29,18 @@ const SETTINGS = {
   groupInitialRebalanceDelayMs: 0,
 };
 const RECOVERY_WAIT_MS = 40_000;
+
+/** OffsetFetch v7 with requireStable for group `groupId`, partition restart-0: [offset, error code]. */
+async function stableOffset(port: number, groupId: string): Promise<[bigint, number]> {
+  const raw = await RawClient.connect(port);
+  try {
+    const { body } = await raw.request(ApiKey.OffsetFetch, 7, { groupId, topics: [{ name: 'restart', partitionIndexes: [0] }], requireStable: true });
+    const partition = body.topics![0]!.partitions[0]!;
+    return [partition.committedOffset, partition.errorCode];
+  } finally {
+    raw.close();
+  }
+}
 
 async function describeTransaction(port: number, transactionalId: string) {
   const raw = await RawClient.connect(port);
@@ -51,16 +64,21 @@ kcatTest('a transaction open at a SIGKILL stays invisible; after the restart the
   const steady = await transactionalProducer(t, kafka, 'steady');
   const before = await steady.transaction();
   await before.send({ topic: 'restart', messages: [0, 1, 2].map((partition) => ({ value: `steady-1-${partition}`, partition })) });
+  await before.sendOffsets({ consumerGroupId: 'etl', topics: [{ topic: 'restart', partitions: [{ partition: 0, offset: '7' }] }] });
   await before.commit();
+  // Its markers are written after EndTxn answers: wait for them, so the offsets below are known.
+  t.true(await eventually(() => allStable(first.port, 'restart', 3), RECOVERY_WAIT_MS, 20));
 
   const doomedTimeoutMs = 6_000;
   const doomed = await transactionalProducer(t, kafka, 'doomed', doomedTimeoutMs);
   const open = await doomed.transaction();
   await open.send({ topic: 'restart', messages: [{ value: 'doomed-0-a', partition: 0 }, { value: 'doomed-0-b', partition: 0 }, { value: 'doomed-1', partition: 1 }] });
+  await open.sendOffsets({ consumerGroupId: 'etl', topics: [{ topic: 'restart', partitions: [{ partition: 0, offset: '42' }] }] });
   const plain = kafka.producer({ allowAutoTopicCreation: false });
   t.teardown(() => plain.disconnect());
   await plain.connect();
   await plain.send({ topic: 'restart', acks: -1, messages: [0, 1].map((partition) => ({ value: `plain-after-${partition}`, partition })) });
+  t.deepEqual(await stableOffset(first.port, 'etl'), [-1n, ErrorCode.UNSTABLE_OFFSET_COMMIT], 'the open transaction’s offset is pending');
   const doomedBefore = await describeTransaction(first.port, 'doomed');
   t.like(doomedBefore, { transactionState: 'Ongoing' });
   // p0: steady-1 @0, its marker @1, doomed @2-3, plain @4. p1: steady-1 @0, marker @1, doomed @2, plain @3.
@@ -76,10 +94,15 @@ kcatTest('a transaction open at a SIGKILL stays invisible; after the restart the
 
   // The restarted broker rebuilt the open transaction from the log: the LSO stays below it until the
   // coordinator aborts it. (Read the LSO first: if the transaction is still Ongoing afterwards, it was then.)
+  // Likewise its pending offset, rebuilt from __consumer_offsets.
   const afterRestart = await stableAndHigh(second.port, 'restart', 3);
+  const offsetAfterRestart = await stableOffset(second.port, 'etl');
   const stateAfterRestart = (await describeTransaction(second.port, 'doomed')).transactionState;
   t.log(`after the restart: ${stateAfterRestart}, ends ${JSON.stringify(afterRestart, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))}`);
-  if (stateAfterRestart === 'Ongoing') t.deepEqual(afterRestart.map(([lso]) => lso), [2n, 2n, 2n], 'the LSO stays at the open transaction');
+  if (stateAfterRestart === 'Ongoing') {
+    t.deepEqual(afterRestart.map(([lso]) => lso), [2n, 2n, 2n], 'the LSO stays at the open transaction');
+    t.deepEqual(offsetAfterRestart, [-1n, ErrorCode.UNSTABLE_OFFSET_COMMIT], 'its offset is still pending');
+  }
   const early = await kcatReadAll(t, second.bootstrap, 'restart', 'read_committed');
   t.deepEqual(early.filter((line) => line.value.startsWith('doomed')), [], 'read_committed never shows the open transaction');
 
@@ -87,6 +110,7 @@ kcatTest('a transaction open at a SIGKILL stays invisible; after the restart the
   const doomedAfter = await describeTransaction(second.port, 'doomed');
   t.like(doomedAfter, { transactionState: 'CompleteAbort', producerId: doomedBefore.producerId, topics: [] });
   t.true(doomedAfter.producerEpoch > doomedBefore.producerEpoch, 'the abort on timeout bumped the epoch (fencing the producer)');
+  t.deepEqual(await stableOffset(second.port, 'etl'), [7n, ErrorCode.NONE], 'the aborted offset is dropped; the committed one stays');
 
   // The same kafkajs producers reconnect to the restarted broker on the same port.
   const after = await steady.transaction();

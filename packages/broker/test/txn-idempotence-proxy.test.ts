@@ -4,12 +4,15 @@
  * has written the records. kafkajs retries the batch with the same sequence numbers; the broker
  * acknowledges it with its original offsets and does not write it again. The log holds each record
  * exactly once, at the offset its producer was given. With a transactional producer, lost Produce
- * responses are retried the same way and each transaction is visible once or not at all.
+ * responses are retried the same way and each transaction is visible once or not at all; with
+ * librdkafka, lost EndTxn responses are retried and the retry gets the outcome already reached.
  */
 import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { ApiKey, isControl } from '@defter/protocol';
 import { DroppingProxy } from './helpers/dropping-proxy.js';
+import { pythonWith, runProcess } from './helpers/processes.js';
 import { startTestBroker, type TestBroker } from './helpers/test-broker.js';
 import { readUntilSentinels, sendSentinels, txnKafka, valuesByPartition } from './helpers/txn-clients.js';
 import { batchesOf, connectClient, fetch } from './replica-support.js';
@@ -143,4 +146,35 @@ test('kafkajs transactional producer: lost Produce responses are retried; each t
   t.deepEqual(valuesByPartition(committed), expected);
   const log = await readLog(t, brokerPort, 'dedup-txn');
   t.is(log.length, transactions * PARTITIONS * 2 + PARTITIONS, 'no record written twice (the sentinels included)');
+});
+
+const python = pythonWith('confluent_kafka');
+const TXN_SCRIPT = fileURLToPath(new URL('./helpers/python/txn_confluent.py', import.meta.url));
+
+(python === undefined ? test.skip : test)('librdkafka transactional producer: every EndTxn response lost once; the retried EndTxn answers the same outcome and nothing is doubled', async (t) => {
+  // Each EndTxn (commit, abort, commit) is done by the broker but its first response is lost; librdkafka
+  // tries again (perhaps more than once, while the markers are written). A new transaction starts with AddPartitionsToTxn.
+  let dropNextEndTxn = true;
+  const { test: broker, proxy, brokerPort } = await brokerBehindProxy(t, (apiKey) => {
+    if (apiKey === ApiKey.AddPartitionsToTxn) dropNextEndTxn = true;
+    if (apiKey !== ApiKey.EndTxn || !dropNextEndTxn) return false;
+    dropNextEndTxn = false;
+    return true;
+  });
+  for (const topic of ['rd-retry-a', 'rd-retry-b']) await broker.broker.context.metadata.createTopic(topic, PARTITIONS, {});
+  const result = await runProcess(t, python!, [TXN_SCRIPT, `127.0.0.1:${proxy.port}`, 'rd-retry-a,rd-retry-b', String(PARTITIONS), 'rd-retry'], { timeoutMs: 100_000 });
+  t.is(result.code, 0, `txn_confluent.py failed: ${result.stderr.slice(-2000)}`);
+  const output = JSON.parse(result.stdout) as { committed: Record<string, Array<[number, string]>>; uncommitted: Record<string, Array<[number, string]>>; failures: string[]; retried: string[] };
+  t.deepEqual(output.failures, []);
+  t.is(proxy.droppedCount(ApiKey.EndTxn), 3, 'the first response of each of the three EndTxn was lost');
+  t.log(`EndTxn calls retried by the application: ${JSON.stringify(output.retried)}`);
+  const names = (list: Array<[number, string]>) => [...new Set(list.map(([, value]) => value.split('-')[0]))];
+  for (const [key, records] of Object.entries(output.committed)) t.deepEqual(names(records), ['first', 'third'], `read_committed ${key}`);
+  for (const [key, records] of Object.entries(output.uncommitted)) t.deepEqual(names(records), ['first', 'second', 'third'], `read_uncommitted ${key}`);
+  t.is(Object.keys(output.committed).length, 2 * PARTITIONS);
+  // One marker per transaction and partition, however often EndTxn was sent: offsets stay 3 records + 1 marker per transaction.
+  for (const records of Object.values(output.uncommitted)) t.deepEqual(records.map(([offset]) => offset), [0, 1, 2, 4, 5, 6, 8, 9, 10]);
+  const log = await readLog(t, brokerPort, 'rd-retry-a');
+  t.is(log.length, 3 * 3 * PARTITIONS + PARTITIONS, 'each record once (the sentinels included)');
+  t.like(broker.broker.context.transactionCoordinator.describe('rd-retry'), { state: 'CompleteCommit' });
 });

@@ -140,8 +140,7 @@ async function killAndRestart(t: ExecutionContext, run: PipelineRun): Promise<vo
     () => `the last processor did not finish: ${last.reached.committed} commits; ${last.stderr().slice(-600)}`,
     250,
   );
-  // SIGKILL this one too: whatever it has not committed is aborted by the next InitProducerId or its timeout,
-  // and it has committed everything.
+  // SIGKILL this one too: it has committed everything, and with no input left it starts no transaction.
   killQuietly(last.child);
   await last.exited;
   await waitUntil(() => allStable(port, 'pipeline-out', PARTITIONS), 20_000, () => 'an output transaction stays open');

@@ -3,7 +3,7 @@ aborts a second and commits a third, each across every partition of the given to
 plain producer appends a sentinel record to every partition, and two assign()-based consumers
 (isolation.level read_committed and read_uncommitted) read every partition up to its sentinel.
 Prints one JSON object: {"committed": {"topic/partition": [[offset, value], ...]}, "uncommitted":
-{...}, "failures": [...]}.
+{...}, "failures": [...], "retried": [EndTxn calls retried after a retriable error]}.
 
 usage: txn_confluent.py BOOTSTRAP TOPIC[,TOPIC...] PARTITIONS TRANSACTIONAL_ID
 """
@@ -11,12 +11,13 @@ import json
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 bootstrap, topics, partitions, transactional_id = sys.argv[1], sys.argv[2].split(','), int(sys.argv[3]), sys.argv[4]
 PER_PARTITION = 3
 SENTINEL = 'sentinel'
 failures = []
+retried = []
 
 
 def on_delivery(error, message):
@@ -42,10 +43,18 @@ for name, outcome in (('first', 'commit'), ('second', 'abort'), ('third', 'commi
     # abort_transaction() purges what is still queued: flush first, so the aborted records are in the log.
     if producer.flush(30) != 0:
         failures.append('%s: not all delivered' % name)
-    if outcome == 'commit':
-        producer.commit_transaction(30)
-    else:
-        producer.abort_transaction(30)
+    # As librdkafka documents: a retriable error (a lost EndTxn response, say) means "call it again".
+    for attempt in range(10):
+        try:
+            if outcome == 'commit':
+                producer.commit_transaction(30)
+            else:
+                producer.abort_transaction(30)
+            break
+        except KafkaException as error:
+            if not error.args[0].retriable():
+                raise
+            retried.append('%s: %s' % (name, error.args[0].str()))
 
 plain = Producer({'bootstrap.servers': bootstrap, 'acks': 'all', 'enable.idempotence': False})
 for topic in topics:
@@ -93,4 +102,5 @@ print(json.dumps({
     'committed': read_until_sentinels('read_committed'),
     'uncommitted': read_until_sentinels('read_uncommitted'),
     'failures': failures,
+    'retried': retried,
 }))
