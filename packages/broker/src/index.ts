@@ -17,3 +17,4 @@ export {
 export { murmur2, partitionForKey, toPositive } from './partitioner.js';
 export { MetadataStore, type TopicMetadata } from './metadata/metadata-store.js';
 export { ReplicaManager, IsolationLevel } from './replica/replica-manager.js';
+export { TRANSACTION_STATES, type TransactionState } from './txn/transaction-state.js';

@@ -17,7 +17,7 @@ import type { ConsumedLine } from './helpers/keyed-lines.js';
 import { hasCommand, killQuietly } from './helpers/processes.js';
 import { RawClient } from './helpers/raw-client.js';
 import { tempDir, eventually } from './helpers/test-broker.js';
-import { spawnConfiguredBroker } from './helpers/txn-child-broker.js';
+import { spawnConfiguredBroker } from './helpers/child-broker.js';
 import { allStable, kcatReadAll, stableAndHigh, transactionalProducer, txnKafka } from './helpers/txn-clients.js';
 
 const kcatTest = hasCommand('kcat') ? test : test.skip;

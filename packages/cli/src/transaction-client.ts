@@ -1,4 +1,5 @@
 import { ApiKey, ErrorCode } from '@defter/protocol';
+import { TRANSACTION_STATES } from '@defter/broker';
 import type { ClusterClient, TopicInfo } from './cluster-client.js';
 import { KafkaProtocolError, type KafkaConnection } from './kafka-connection.js';
 import { CoordinatorKeyType, findCoordinator } from './find-coordinator.js';
@@ -17,16 +18,7 @@ export const TRANSACTION_CLIENT_VERSIONS = {
 } as const;
 
 /** The state names a transaction coordinator reports (Kafka's `TransactionState`). */
-export const TRANSACTION_STATE_NAMES: readonly string[] = [
-  'Empty',
-  'Ongoing',
-  'PrepareCommit',
-  'PrepareAbort',
-  'CompleteCommit',
-  'CompleteAbort',
-  'Dead',
-  'PrepareEpochFence',
-];
+export const TRANSACTION_STATE_NAMES: readonly string[] = TRANSACTION_STATES;
 
 /** "No offset" / "no time" in DescribeProducers and DescribeTransactions. */
 const NONE = -1n;

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import { KafkaError } from '../errors.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
-import { InternalTopic, partitionForKey } from '../metadata/internal-topic.js';
+import { InternalTopic, coordinatorPartitionFor } from '../metadata/internal-topic.js';
 import {
   decodeOffsetCommitValue,
   decodeOffsetsTopicKey,
@@ -549,5 +549,5 @@ function tombstones(groupId: string, partitions: ReadonlyArray<TopicPartitionRef
 
 /** The `__consumer_offsets` partition of a group: Kafka's hash of the group id. */
 export function partitionForGroup(groupId: string, partitions: number): number {
-  return partitionForKey(groupId, partitions);
+  return coordinatorPartitionFor(groupId, partitions);
 }

@@ -45,7 +45,7 @@ export class InternalTopic {
 
   /** Kafka's: abs(javaStringHashCode(key)) % partitions. */
   partitionFor(key: string): number {
-    return partitionForKey(key, this.count);
+    return coordinatorPartitionFor(key, this.count);
   }
 
   /** Creates the topic if it does not exist yet; a failed creation is tried again by the next call. */
@@ -128,7 +128,7 @@ async function replayPartition(log: PartitionLog, onBatch: (batch: RecordBatch) 
 }
 
 /** Java's String.hashCode over UTF-16 code units, then Kafka's Utils.abs (MIN_VALUE → 0) and modulo. */
-export function partitionForKey(key: string, partitions: number): number {
+export function coordinatorPartitionFor(key: string, partitions: number): number {
   let hash = 0;
   for (let i = 0; i < key.length; i++) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
   const positive = hash === -0x80000000 ? 0 : Math.abs(hash);

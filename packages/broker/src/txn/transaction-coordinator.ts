@@ -6,6 +6,7 @@ import type { BrokerConfig } from '../config.js';
 import { errorCodeOf, errorMessageOf } from '../errors.js';
 import { OFFSETS_TOPIC } from '../group/offset-store.js';
 import { intervalTicker, type Ticker } from '../replica/delayed-operations.js';
+import type { TxnMarkerParams } from '../replica/replica-manager.js';
 import type { ProducerIdManager } from './producer-id-manager.js';
 import type { TxnPartition } from './topic-partition-set.js';
 import { TRANSACTION_STATE_TOPIC, type TransactionStateLog } from './transaction-state-log.js';
@@ -55,15 +56,8 @@ export const COMPLETION_WAIT_MS_DEFAULT = 1_000;
  */
 const SERVER_TRANSACTION_VERSION: TransactionVersion = 0;
 
-/** One commit or abort marker for one partition. */
-export interface TxnMarker {
-  readonly topic: string;
-  readonly partition: number;
-  readonly producerId: bigint;
-  readonly producerEpoch: number;
-  readonly coordinatorEpoch: number;
-  readonly commit: boolean;
-}
+/** One commit or abort marker for one partition, as the replica manager writes it. */
+export type TxnMarker = TxnMarkerParams;
 
 /** Writes markers into partitions (the replica manager); resolves with an error code. */
 export interface TransactionMarkerWriter {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import type { StartBrokerOptions } from '../../src/index.js';
 import { killQuietly } from './processes.js';
 
 const BROKER_SCRIPT = fileURLToPath(new URL('./broker-process.ts', import.meta.url));
@@ -22,10 +23,25 @@ export interface ChildBroker {
  * resolves once it listens; `topics` (`name:partitions`) are created first if missing. The process is
  * killed when the test ends.
  */
-export async function spawnChildBroker(t: ExecutionContext, dataDir: string, topics: readonly string[] = []): Promise<ChildBroker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=defter-source', BROKER_SCRIPT, dataDir, '0', ...topics], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function spawnChildBroker(t: ExecutionContext, dataDir: string, topics: readonly string[] = []): Promise<ChildBroker> {
+  return spawnConfiguredBroker(t, dataDir, { topics });
+}
+
+/**
+ * `spawnChildBroker` with broker settings (`settings`, JSON-serialisable) and a port of the test's
+ * choosing (0: any), so that a broker SIGKILLed on a port can come back on the same one and clients
+ * reconnect to it as to a restarted server.
+ */
+export async function spawnConfiguredBroker(
+  t: ExecutionContext,
+  dataDir: string,
+  options: { settings?: Omit<StartBrokerOptions, 'clock' | 'logger' | 'dataDir' | 'port' | 'host'>; port?: number; topics?: readonly string[] } = {},
+): Promise<ChildBroker> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=defter-source', BROKER_SCRIPT, dataDir, String(options.port ?? 0), JSON.stringify(options.settings ?? {}), ...(options.topics ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   t.teardown(() => killQuietly(child));
   const stderrChunks: Buffer[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
