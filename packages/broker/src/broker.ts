@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LogManager, systemClock, type Clock, type LogConfig } from '@defter/log';
 import { ApiRegistry } from './api/registry.js';
+import { InProcessClient } from './api/in-process-client.js';
 import { allHandlers } from './api/handlers.js';
 import type { BrokerContext } from './broker-context.js';
 import { defaultBrokerConfig, type BrokerConfig } from './config.js';
@@ -23,6 +24,11 @@ export interface StartBrokerOptions extends Partial<Omit<BrokerConfig, 'log'>> {
   logger?: Logger;
   /** Level of the default logger: quiet ('warn') unless asked. */
   logLevel?: string;
+  /**
+   * Whether to accept network connections (default true). An embedded broker that only its own
+   * process uses (`client()`) can run without a listener.
+   */
+  listen?: boolean;
 }
 
 export interface RunningBroker {
@@ -34,6 +40,10 @@ export interface RunningBroker {
   readonly config: BrokerConfig;
   /** The components, for tests and embedding. */
   readonly context: BrokerContext;
+  /** Whether the broker accepts network connections (see `StartBrokerOptions.listen`). */
+  readonly listening: boolean;
+  /** A client that sends requests to this broker's handlers inside this process, without sockets. */
+  client(clientId: string): InProcessClient;
   /** Graceful shutdown: stop accepting, finish in-flight requests, flush and close every log. */
   close(): Promise<void>;
 }
@@ -46,7 +56,7 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
  * one process (each on its own data directory).
  */
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
-  const { log: logOverrides, clock = systemClock, logger: givenLogger, logLevel, ...brokerOverrides } = options;
+  const { log: logOverrides, clock = systemClock, logger: givenLogger, logLevel, listen = true, ...brokerOverrides } = options;
   const merged = { ...defaultBrokerConfig, ...withoutUndefined(brokerOverrides) };
   // message.max.bytes is the broker's name for the topics' default max.message.bytes: one value.
   const config: BrokerConfig = {
@@ -114,21 +124,24 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       },
       apiVersions: () => registry.apiVersions(),
     };
-    server = await SocketServer.listen(new RequestProcessor(registry, context), {
-      host: config.host,
-      port: config.port,
-      frameBytesMax: config.socketRequestMaxBytes,
-      queuedRequestsMax: config.queuedMaxRequests,
-      connectionsMaxIdleMs: config.connectionsMaxIdleMs,
-      clock,
-      logger,
-    });
-    const bound = server.address();
+    if (listen) {
+      server = await SocketServer.listen(new RequestProcessor(registry, context), {
+        host: config.host,
+        port: config.port,
+        frameBytesMax: config.socketRequestMaxBytes,
+        queuedRequestsMax: config.queuedMaxRequests,
+        connectionsMaxIdleMs: config.connectionsMaxIdleMs,
+        clock,
+        logger,
+      });
+    }
+    // Without a listener, Metadata and FindCoordinator still answer: with the advertised address
+    // if one is configured, else port 0, which no client can mistake for a live listener.
     listener = {
       host: config.advertisedHost ?? (WILDCARD_HOSTS.has(config.host) ? '127.0.0.1' : config.host),
-      port: config.advertisedPort ?? bound.port,
+      port: config.advertisedPort ?? server?.address().port ?? 0,
     };
-    logger.info({ ...listener, dataDir: config.dataDir, clusterId: metadata.clusterId }, 'broker started');
+    logger.info({ ...listener, listening: listen, dataDir: config.dataDir, clusterId: metadata.clusterId }, 'broker started');
 
     const runningServer = server;
     const runningReplicaManager = replicaManager;
@@ -144,12 +157,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       clusterId: metadata.clusterId,
       config,
       context,
+      listening: listen,
+      client: (clientId) => new InProcessClient(registry, context, clientId),
       close: () => {
         closing ??= (async () => {
           // Waiting fetches and joins are answered first, so that no long poll holds up the drain.
           await runningReplicaManager.close();
           await runningGroupCoordinator.close();
-          await runningServer.close(config.shutdownTimeoutMs);
+          await runningServer?.close(config.shutdownTimeoutMs);
           // Markers under way are written before the logs close; a restart finishes the rest.
           await runningTransactionCoordinator.close();
           await runningProducerIds.close();

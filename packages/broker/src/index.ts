@@ -2,6 +2,7 @@ export { startBroker, type StartBrokerOptions, type RunningBroker } from './brok
 export { defaultBrokerConfig, type BrokerConfig } from './config.js';
 export type { BrokerContext } from './broker-context.js';
 export { KafkaError, errorCodeOf, errorMessageOf } from './errors.js';
+export { InProcessClient } from './api/in-process-client.js';
 export { NO_RESPONSE, defineHandler, type ApiHandler, type RequestContext } from './api/handler.js';
 export {
   loadBrokerConfig,
