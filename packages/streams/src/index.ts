@@ -64,4 +64,5 @@ export type {
   ConsumerOptions,
   ProducerOptions,
   IsolationLevel,
+  NewTopic,
 } from './log/stream-log.js';

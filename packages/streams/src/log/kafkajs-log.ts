@@ -18,6 +18,7 @@ import type {
   GroupMetadata,
   LogProducer,
   LogRecord,
+  NewTopic,
   OffsetToCommit,
   OutgoingRecord,
   ProducerOptions,
@@ -95,6 +96,19 @@ export class KafkajsLog implements StreamLog {
   async topicsMatching(pattern: RegExp): Promise<string[]> {
     const topics = await this.admin.listTopics();
     return topics.filter((topic) => !topic.startsWith('__') && new RegExp(pattern.source, pattern.flags.replace('g', '')).test(topic)).sort();
+  }
+
+  async createTopics(topics: readonly NewTopic[]): Promise<void> {
+    if (topics.length === 0) return;
+    // createTopics answers false (not an error) for topics that exist already.
+    await this.admin.createTopics({
+      waitForLeaders: true,
+      topics: topics.map((topic) => ({
+        topic: topic.name,
+        numPartitions: topic.partitions,
+        configEntries: Object.entries(topic.configs ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
   }
 
   createConsumer(options: ConsumerOptions): GroupConsumer {

@@ -5,7 +5,7 @@
  * kafkajs) and, next, an in-process one over the broker's own components (no sockets). The runtime
  * never sees anything else, so the same pipeline runs on both and one contract suite tests both.
  *
- * The contract, in five parts:
+ * The contract, in six parts:
  *
  * 1. Group membership. `createConsumer({ groupId, topics })` joins the consumer group `groupId`
  *    (the app's `applicationId`) when `run(handlers)` is called. After every rebalance the log
@@ -37,6 +37,9 @@
  *    `sendOffsetsToTransaction(offsets, group)` (the input offsets join the transaction; `group`
  *    carries generation and member id for KIP-447 fencing where the log can send them), then
  *    `commitTransaction()` or `abortTransaction()`. One transaction at a time per producer.
+ *
+ * 6. Topics. `createTopics(topics)` creates the topics that do not exist yet (the app's internal
+ *    repartition topics, an example's inputs); a topic that exists already is left as it is.
  */
 
 export interface TopicPartition {
@@ -147,6 +150,13 @@ export interface LogProducer {
   close(): Promise<void>;
 }
 
+export interface NewTopic {
+  readonly name: string;
+  readonly partitions: number;
+  /** Topic configs by Kafka's names (`cleanup.policy`, `retention.ms`, …). */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
 export interface StreamLog {
   /** A short name for logs and metrics, e.g. `kafkajs`. */
   readonly name: string;
@@ -155,6 +165,8 @@ export interface StreamLog {
   partitionCount(topic: string): Promise<number>;
   /** The existing topics whose names match (internal topics excluded). */
   topicsMatching(pattern: RegExp): Promise<string[]>;
+  /** Creates the topics that do not exist; existing ones are left unchanged. */
+  createTopics(topics: readonly NewTopic[]): Promise<void>;
   createConsumer(options: ConsumerOptions): GroupConsumer;
   /** The producer is connected (and, if transactional, initialised) when the promise resolves. */
   createProducer(options: ProducerOptions): Promise<LogProducer>;
