@@ -33,13 +33,18 @@ export type {
 export { app, StreamsApp } from './runtime/app.js';
 export type { AppOptions, StreamOptions, AppMetrics, ProcessingGuarantee } from './runtime/app.js';
 export type { AppState } from './runtime/lifecycle.js';
+export { definePipeline } from './runtime/pipeline-file.js';
+export type { Pipeline, PipelineContext } from './runtime/pipeline-file.js';
 export type { TaskMetrics } from './runtime/task.js';
 export type { Scheduler } from './runtime/scheduler.js';
 export { systemScheduler } from './runtime/scheduler.js';
 export { DEAD_LETTER_HEADERS, RecordFailedError } from './runtime/error-policy.js';
 export type { ErrorPolicy, FailureStage } from './runtime/error-policy.js';
 export { KStream } from './dsl/kstream.js';
-export type { ToOptions } from './dsl/kstream.js';
+export type { ToOptions, RepartitionOptions } from './dsl/kstream.js';
+export type { TopologyDescription, SubTopologyDescription, NodeDescription } from './topology/topology.js';
+export { SIGNAL_EXIT_CODES } from './runtime/shutdown-signals.js';
+export type { ShutdownSignal } from './runtime/shutdown-signals.js';
 export type { StreamRecord } from './dsl/stream-record.js';
 export { mapValues } from './dsl/operators/map-values.js';
 export { selectKey } from './dsl/operators/select-key.js';
@@ -48,6 +53,10 @@ export { peek } from './dsl/operators/peek.js';
 export { filterRecords } from './dsl/operators/filter-records.js';
 export { KafkajsLog } from './log/kafkajs-log.js';
 export type { KafkajsLogOptions } from './log/kafkajs-log.js';
+export { EmbeddedLog } from './log/embedded-log.js';
+export type { EmbeddedLogOptions } from './log/embedded-log.js';
+export { openLog, DEFAULT_DATA_DIR } from './log/open-log.js';
+export type { LogOption } from './log/open-log.js';
 export { topicPartitionKey } from './log/stream-log.js';
 export type {
   StreamLog,

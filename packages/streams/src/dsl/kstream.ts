@@ -17,6 +17,17 @@ export interface ToOptions<K, V> {
   readonly partitioner?: (record: StreamRecord<K, V>, keyBytes: Buffer | null, partitionCount: number) => number;
 }
 
+export interface RepartitionOptions<K, V> extends ToOptions<K, V> {
+  /**
+   * The topic is `<applicationId>-<name>-repartition`. The default is derived from the step's
+   * position in the topology (`KSTREAM-REPARTITION-0000000005`): adding or reordering steps before
+   * it renames the topic, and records still in the old one are left behind. Name it.
+   */
+  readonly name?: string;
+  /** The topic's partitions; by default the most partitions among the topics upstream (Kafka Streams' default). */
+  readonly partitions?: number;
+}
+
 /**
  * A stream of records, described lazily: every method adds a step to the app's topology and
  * returns a new `KStream`; nothing runs until `app.start()`. `pipe()` takes ordinary RxJS operators
@@ -130,14 +141,49 @@ export class KStream<K, V> {
     return result;
   }
 
-  /** Writes every record to `topic` (or to the topic the function names for it). */
-  to(topic: string | ((record: Rec<K, V>) => string), options: ToOptions<K, V>): void {
-    if (typeof topic === 'string' && topic.length === 0) throw new RangeError('to() needs a topic name');
-    this.topology.addSink(this.nodeId, {
-      topic: topic as string | ((record: AnyRecord) => string),
+  /**
+   * Writes every record to `topic` (an existing topic) and gives the stream read back from it: what
+   * follows runs in the tasks of the topic's partitions (a sub-topology boundary), with the key,
+   * value, headers and timestamp (written as the CreateTime) as written. Records are partitioned as
+   * by `to()`: murmur2 of the serialized key unless a `partitioner` is given.
+   */
+  through(topic: string, options: ToOptions<K, V>): KStream<K, V> {
+    if (typeof topic !== 'string' || topic.length === 0) throw new RangeError('through() needs a topic name');
+    const nodeId = this.topology.addThrough(this.nodeId, sinkSerdes(topic, options));
+    return new KStream<K, V>(this.topology, nodeId);
+  }
+
+  /**
+   * `through()` an internal topic, `<applicationId>-<name>-repartition`, that the app creates at
+   * `start()`: after `selectKey`, every record of a key meets the others in one partition, hence one
+   * task. Under exactly_once its writes are part of each commit's transaction.
+   */
+  repartition(options: RepartitionOptions<K, V>): KStream<K, V> {
+    const nodeId = this.topology.addRepartition(this.nodeId, {
       keySerde: options.key as Serde<unknown>,
       valueSerde: options.value as Serde<unknown>,
       partitioner: options.partitioner as Partitioner | undefined,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
     });
+    return new KStream<K, V>(this.topology, nodeId);
   }
+
+  /** Writes every record to `topic` (or to the topic the function names for it). */
+  to(topic: string | ((record: Rec<K, V>) => string), options: ToOptions<K, V>): void {
+    if (typeof topic === 'string' && topic.length === 0) throw new RangeError('to() needs a topic name');
+    this.topology.addSink(this.nodeId, sinkSerdes(topic as string | ((record: AnyRecord) => string), options));
+  }
+}
+
+function sinkSerdes<T extends string | ((record: AnyRecord) => string), K, V>(
+  topic: T,
+  options: ToOptions<K, V>,
+): { topic: T; keySerde: Serde<unknown>; valueSerde: Serde<unknown>; partitioner: Partitioner | undefined } {
+  return {
+    topic,
+    keySerde: options.key as Serde<unknown>,
+    valueSerde: options.value as Serde<unknown>,
+    partitioner: options.partitioner as Partitioner | undefined,
+  };
 }

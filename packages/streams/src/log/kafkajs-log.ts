@@ -87,7 +87,11 @@ export class KafkajsLog implements StreamLog {
   }
 
   async partitionCount(topic: string): Promise<number> {
-    const metadata = await this.admin.fetchTopicMetadata({ topics: [topic] });
+    const metadata = await this.admin.fetchTopicMetadata({ topics: [topic] }).catch((error: unknown) => {
+      // kafkajs rejects a missing topic with the bare protocol error; the contract wants the topic named.
+      if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') throw new Error(`topic "${topic}" does not exist`, { cause: error });
+      throw error;
+    });
     const found = metadata.topics.find((entry) => entry.name === topic);
     if (found === undefined || found.partitions.length === 0) throw new Error(`topic "${topic}" does not exist`);
     return found.partitions.length;
@@ -125,8 +129,14 @@ export class KafkajsLog implements StreamLog {
       ...(options.transactionalId !== undefined ? { transactionalId: options.transactionalId } : {}),
       ...(options.transactionTimeoutMs !== undefined ? { transactionTimeout: options.transactionTimeoutMs } : {}),
     });
-    // For a transactional producer, connect() runs InitProducerId: older producers with this id are fenced.
     await producer.connect();
+    if (options.transactionalId !== undefined) {
+      // kafkajs sends the transactional InitProducerId (which fences older producers with this id)
+      // only at the first transaction(), not in connect(): open one now and end it at once (nothing
+      // reached the coordinator, so kafkajs sends no EndTxn), so that the contract's "fenced once
+      // created" holds.
+      await (await producer.transaction()).abort();
+    }
     const logProducer = new KafkajsProducer(producer, this.produceRequestBytesMax, options.transactionalId !== undefined);
     this.clients.add(logProducer);
     return logProducer;
@@ -289,9 +299,19 @@ class KafkajsProducer implements LogProducer {
     }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ records, remaining: records.length, resolve, reject });
-      this.draining ??= this.drain().finally(() => {
-        this.draining = undefined;
-      });
+      this.startDrain();
+    });
+  }
+
+  /**
+   * One drain at a time. A send made while a drain is finishing (its last send's caller runs before
+   * the drain's promise settles) is picked up by a new drain from the finally.
+   */
+  private startDrain(): void {
+    if (this.draining !== undefined) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.queue.length > 0 && this.failure === undefined) this.startDrain();
     });
   }
 

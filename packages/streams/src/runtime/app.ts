@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { KStream } from '../dsl/kstream.js';
 import type { StreamRecord } from '../dsl/stream-record.js';
-import { KafkajsLog, type KafkajsLogOptions } from '../log/kafkajs-log.js';
+import { openLog, type LogOption } from '../log/open-log.js';
 import {
   topicPartitionKey,
   type FetchedBatch,
@@ -13,11 +13,12 @@ import {
   type TopicPartition,
 } from '../log/stream-log.js';
 import type { Serde } from '../serde/serde.js';
-import { Topology, type AnyRecord, type SubTopology } from '../topology/topology.js';
+import { isRepartitionTopic, repartitionTopicName, Topology, type AnyRecord, type SubTopology, type TopologyDescription } from '../topology/topology.js';
 import { BatchProcessor } from './batch-processor.js';
 import { validateErrorPolicy, type ErrorPolicy } from './error-policy.js';
 import { canTransition, type AppState } from './lifecycle.js';
 import { systemScheduler, type Scheduler } from './scheduler.js';
+import { processShutdownSignals } from './shutdown-signals.js';
 import { StreamTask, type TaskMetrics, type UncommittedBatch } from './task.js';
 
 export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
@@ -25,8 +26,12 @@ export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
 export interface AppOptions {
   /** Names the consumer group, and prefixes the transactional id. */
   readonly applicationId: string;
-  /** A Kafka-compatible cluster (`{ brokers }`, through kafkajs) or any `StreamLog`. */
-  readonly log: StreamLog | KafkajsLogOptions;
+  /**
+   * Where the records live: the embedded log (`{ dataDir }`, or `{ broker }` shared with other apps
+   * of this process: no sockets), a Kafka-compatible cluster (`{ brokers }`, through kafkajs), or any
+   * `StreamLog` (left open at close). Default: the embedded log on `./data`.
+   */
+  readonly log?: LogOption;
   readonly processingGuarantee?: ProcessingGuarantee;
   /** commit.interval.ms: Kafka Streams' defaults, 30 000 (at_least_once) and 100 (exactly_once). */
   readonly commitIntervalMs?: number;
@@ -54,6 +59,12 @@ export interface AppOptions {
   readonly instanceId?: string;
   readonly transactionTimeoutMs?: number;
   readonly scheduler?: Scheduler;
+  /**
+   * On SIGINT/SIGTERM, close the app gracefully (finish the batches under way, commit, leave the
+   * group), then let the signal end the process; a second signal exits at once. Default true.
+   * One registry for the process (`shutdown-signals.ts`): one listener per signal however many apps.
+   */
+  readonly shutdownOnSignals?: boolean;
 }
 
 export interface StreamOptions<K, V> {
@@ -82,6 +93,12 @@ const DEFAULTS = {
   heartbeatIntervalMs: 3_000,
   transactionTimeoutMs: 60_000,
 } as const;
+
+/** Repartition topics hold data in transit: deleted by retention, never compacted; the written timestamp is kept. */
+const REPARTITION_TOPIC_CONFIGS = { 'cleanup.policy': 'delete', 'message.timestamp.type': 'CreateTime' } as const;
+
+/** Kafka's limit on a topic name. */
+const TOPIC_NAME_LENGTH_MAX = 249;
 
 /** Creates an app: describe its streams with `stream()`, then `start()`. */
 export function app(options: AppOptions): StreamsApp {
@@ -155,6 +172,7 @@ export class StreamsApp {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
       fromBeginning: options.fromBeginning ?? true,
       transactionTimeoutMs: options.transactionTimeoutMs ?? DEFAULTS.transactionTimeoutMs,
+      shutdownOnSignals: options.shutdownOnSignals ?? true,
     };
     validateErrorPolicy(this.settings.deserializationErrors, 'deserializationErrors');
     validateErrorPolicy(this.settings.processingErrors, 'processingErrors');
@@ -169,13 +187,9 @@ export class StreamsApp {
     if (this.settings.partitionsConcurrentlyMax < 1) throw new RangeError('partitionsConcurrentlyMax must be at least 1');
     this.transactionalId = `${this.applicationId}-${options.instanceId ?? randomUUID()}`;
     this.scheduler = options.scheduler ?? systemScheduler;
-    if (isStreamLog(options.log)) {
-      this.log = options.log;
-      this.ownsLog = false;
-    } else {
-      this.log = new KafkajsLog({ clientId: this.applicationId, ...options.log });
-      this.ownsLog = true;
-    }
+    const { log, owned } = openLog(options.log, this.applicationId);
+    this.log = log;
+    this.ownsLog = owned;
   }
 
   /** A stream of the records of one topic, several, or every topic matching a pattern (resolved at start). */
@@ -217,12 +231,22 @@ export class StreamsApp {
     };
   }
 
+  /** The sub-topologies and their nodes (repartition topics under their full names). */
+  describe(): TopologyDescription {
+    return this.topology.describe(this.applicationId);
+  }
+
   /** Joins the group and resolves once the first assignment is in (state RUNNING). */
   async start(): Promise<void> {
     if (this.state !== 'CREATED') throw new Error(`start() is for a CREATED app; this one is ${this.state}`);
     if (this.topology.sources.length === 0) throw new Error('the app has no streams: call app.stream() before start()');
     this.topology.freeze();
     this.transition('REBALANCING');
+    if (this.settings.shutdownOnSignals) {
+      // Deregistered once the app is closed or failed: the state stream completes then.
+      const deregister = processShutdownSignals.register(this);
+      this.stateSubject.subscribe({ complete: deregister });
+    }
     let resolveFirst!: () => void;
     let rejectFirst!: (error: Error) => void;
     const promise = new Promise<void>((resolve, reject) => {
@@ -233,17 +257,21 @@ export class StreamsApp {
     try {
       await this.log.connect();
       const topicsBySource = new Map<number, string[]>();
+      // A pattern never picks up the app's own repartition topics: only their readers read them.
+      const internalTopics = new Set(this.topology.repartitionTopics.map((topic) => repartitionTopicName(this.applicationId, topic.name)));
       for (const source of this.topology.sources) {
         const topics = new Set<string>();
         for (const entry of source.topics) {
           if (typeof entry === 'string') topics.add(entry);
-          else for (const topic of await this.log.topicsMatching(entry)) topics.add(topic);
+          else if (isRepartitionTopic(entry)) topics.add(repartitionTopicName(this.applicationId, entry.name));
+          else for (const topic of await this.log.topicsMatching(entry)) if (!internalTopics.has(topic)) topics.add(topic);
         }
         if (topics.size === 0) throw new Error(`no topic matches ${source.topics.map(String).join(', ')}`);
         topicsBySource.set(source.sourceId, [...topics]);
       }
       const subTopologies = this.topology.subTopologies(topicsBySource);
       for (const subTopology of subTopologies) for (const topic of subTopology.topics) this.subTopologyByTopic.set(topic, subTopology);
+      await this.createRepartitionTopics(subTopologies);
       // Fail early on a missing input topic rather than wait for an assignment that never comes.
       for (const topic of this.subTopologyByTopic.keys()) await this.partitionCount(topic);
       this.processor = new BatchProcessor({
@@ -334,6 +362,38 @@ export class StreamsApp {
     if (from === to && to !== 'REBALANCING') return;
     if (!canTransition(from, to)) return;
     this.stateSubject.next(to);
+  }
+
+  /**
+   * Creates the repartition topics with the partitions asked for or derived from the topics
+   * upstream, and refuses one that exists with another count: keys would no longer meet in one task.
+   */
+  private async createRepartitionTopics(subTopologies: readonly SubTopology[]): Promise<void> {
+    if (this.topology.repartitionTopics.length === 0) return;
+    const names = new Set(this.topology.repartitionTopics.map((topic) => repartitionTopicName(this.applicationId, topic.name)));
+    const partitionsOf = new Map<string, number>();
+    for (const subTopology of subTopologies) {
+      for (const topic of subTopology.topics) if (!names.has(topic)) partitionsOf.set(topic, await this.partitionCount(topic));
+    }
+    const requested = this.topology.repartitionPartitions(subTopologies, this.applicationId, partitionsOf);
+    const topics = [...requested].map(([topic, partitions]) => ({
+      name: repartitionTopicName(this.applicationId, topic.name),
+      partitions,
+      configs: REPARTITION_TOPIC_CONFIGS,
+    }));
+    for (const { name } of topics) {
+      if (name.length > TOPIC_NAME_LENGTH_MAX) throw new Error(`the repartition topic name "${name}" is longer than ${TOPIC_NAME_LENGTH_MAX} characters: use a shorter name`);
+    }
+    await this.log.createTopics(topics);
+    for (const { name, partitions } of topics) {
+      const existing = await this.partitionCount(name);
+      if (existing !== partitions) {
+        throw new Error(
+          `the repartition topic "${name}" exists with ${existing} partitions, but the topology asks for ${partitions}: ` +
+            `delete it once the app has drained it, or ask for repartition({ partitions: ${existing} })`,
+        );
+      }
+    }
   }
 
   private partitionCount(topic: string): Promise<number> {
@@ -515,10 +575,6 @@ export class StreamsApp {
       }
     }
   }
-}
-
-function isStreamLog(log: StreamLog | KafkajsLogOptions): log is StreamLog {
-  return typeof (log as StreamLog).createConsumer === 'function';
 }
 
 function asError(error: unknown): Error {

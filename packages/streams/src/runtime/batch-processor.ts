@@ -1,7 +1,7 @@
 import { partitionForKey } from '@defter/broker';
 import type { FetchedBatch, LogRecord, OutgoingRecord } from '../log/stream-log.js';
 import type { Serde, SerdeRole } from '../serde/serde.js';
-import type { AnyRecord, SinkOutput, SourceSpec, SubTopology, Topology } from '../topology/topology.js';
+import { isRepartitionTopic, repartitionTopicName, type AnyRecord, type SinkOutput, type SourceSpec, type SubTopology, type Topology } from '../topology/topology.js';
 import { deadLetterHeaders, RecordFailedError, type ErrorPolicy, type FailureStage } from './error-policy.js';
 import type { StreamTask } from './task.js';
 
@@ -43,7 +43,7 @@ export class BatchProcessor {
   async process(task: StreamTask, batch: FetchedBatch): Promise<ProcessedBatch> {
     const outcome: BatchOutcome = { records: [], outputCount: 0, skipped: 0, deadLettered: 0 };
     const subTopology = task.subTopology;
-    const sources = subTopology.sources.filter((source) => sourceReads(source, batch.topic, subTopology));
+    const sources = subTopology.sources.filter((source) => sourceReads(source, batch.topic, subTopology, this.options.applicationId));
     const inputs = new Map<number, AnyRecord[]>();
     const rawByOffset = new Map<bigint, LogRecord>();
     for (const raw of batch.records) rawByOffset.set(raw.offset, raw);
@@ -132,7 +132,13 @@ export class BatchProcessor {
     const failures = new Map<SinkOutput, unknown>();
     for (const output of outputs) {
       try {
-        const topic = typeof output.sink.topic === 'string' ? output.sink.topic : output.sink.topic(output.record);
+        const sinkTopic = output.sink.topic;
+        const topic =
+          typeof sinkTopic === 'string'
+            ? sinkTopic
+            : isRepartitionTopic(sinkTopic)
+              ? repartitionTopicName(this.options.applicationId, sinkTopic.name)
+              : sinkTopic(output.record);
         if (typeof topic !== 'string' || topic.length === 0) throw new TypeError(`the topic function returned ${JSON.stringify(topic)}, not a topic name`);
         topics.push(topic);
       } catch (error) {
@@ -211,9 +217,13 @@ export class BatchProcessor {
   }
 }
 
-function sourceReads(source: SourceSpec, topic: string, subTopology: SubTopology): boolean {
+function sourceReads(source: SourceSpec, topic: string, subTopology: SubTopology, applicationId: string): boolean {
   if (!subTopology.topics.has(topic)) return false;
-  return source.topics.some((entry) => (typeof entry === 'string' ? entry === topic : new RegExp(entry.source, entry.flags.replace('g', '')).test(topic)));
+  return source.topics.some((entry) => {
+    if (typeof entry === 'string') return entry === topic;
+    if (isRepartitionTopic(entry)) return repartitionTopicName(applicationId, entry.name) === topic;
+    return new RegExp(entry.source, entry.flags.replace('g', '')).test(topic);
+  });
 }
 
 function firstOffset(inputs: ReadonlyMap<number, readonly AnyRecord[]>): bigint {

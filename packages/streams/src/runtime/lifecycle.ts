@@ -3,6 +3,7 @@
  * CREATED → REBALANCING (start: joining the group) ⇄ RUNNING (tasks assigned) → PENDING_SHUTDOWN
  * (close: finishing the batches under way, committing, leaving the group) → NOT_RUNNING; any state
  * but NOT_RUNNING → ERROR when a record fails under the 'fail' policy or the log fails.
+ * SIGINT/SIGTERM lead to PENDING_SHUTDOWN like `close()` does (`shutdown-signals.ts`).
  */
 export type AppState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 

@@ -14,11 +14,39 @@ import type { StreamRecord } from '../dsl/stream-record.js';
 
 export type AnyRecord = StreamRecord<unknown, unknown>;
 
+/**
+ * An internal topic of the app, created at `start()`: `<applicationId>-<name>-repartition`. The
+ * topology holds only the name; the app, which knows its applicationId, resolves it.
+ */
+export interface RepartitionTopic {
+  readonly name: string;
+  /** Undefined: the most partitions among the topics its writer reads (Kafka Streams' default). */
+  readonly partitions: number | undefined;
+}
+
+/** Where a source reads: a topic name, a pattern, or one of the app's repartition topics. */
+export type SourceTopic = string | RegExp | RepartitionTopic;
+
+/** Where a sink writes: a topic name, a function of the record, or one of the app's repartition topics. */
+export type SinkTopic = string | ((record: AnyRecord) => string) | RepartitionTopic;
+
+/** The topic name of a repartition topic (Kafka Streams' naming, so operators recognise it). */
+export function repartitionTopicName(applicationId: string, name: string): string {
+  return `${applicationId}-${name}-repartition`;
+}
+
+export function isRepartitionTopic(topic: SourceTopic | SinkTopic): topic is RepartitionTopic {
+  return typeof topic === 'object' && !(topic instanceof RegExp);
+}
+
+/** Repartition names become part of a topic name: Kafka's legal topic characters only. */
+const REPARTITION_NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
+
 export interface SourceSpec {
   readonly sourceId: number;
   readonly nodeId: number;
-  /** Topic names and patterns, as given to `app.stream()`. */
-  readonly topics: ReadonlyArray<string | RegExp>;
+  /** Topic names and patterns, as given to `app.stream()`, or the topic a `through`/`repartition` reads back. */
+  readonly topics: readonly SourceTopic[];
   readonly keySerde: Serde<unknown>;
   readonly valueSerde: Serde<unknown>;
   /** Event time of a deserialized record; the log timestamp when absent. */
@@ -31,7 +59,7 @@ export type Partitioner = (record: AnyRecord, keyBytes: Buffer | null, partition
 export interface SinkSpec {
   readonly sinkId: number;
   readonly nodeId: number;
-  readonly topic: string | ((record: AnyRecord) => string);
+  readonly topic: SinkTopic;
   readonly keySerde: Serde<unknown>;
   readonly valueSerde: Serde<unknown>;
   readonly partitioner: Partitioner | undefined;
@@ -69,6 +97,7 @@ export class Topology {
   private readonly sourceSpecs: SourceSpec[] = [];
   private readonly sinkSpecs: SinkSpec[] = [];
   private readonly consumerCounts: number[] = [];
+  private readonly repartitions: RepartitionTopic[] = [];
   private frozen = false;
 
   addSource(spec: Omit<SourceSpec, 'sourceId' | 'nodeId'>): number {
@@ -104,6 +133,44 @@ export class Topology {
     );
   }
 
+  /**
+   * `through`: writes the records of `parent` to `topic` and reads them back as a new source. The
+   * sink and the source share no edge, so the graph splits there: what follows runs in the tasks of
+   * the topic's partitions. Returns the new source's node id.
+   */
+  addThrough(parent: number, spec: Omit<SinkSpec, 'sinkId' | 'nodeId' | 'topic'> & { readonly topic: string | RepartitionTopic }): number {
+    this.addSink(parent, spec);
+    return this.addSource({ topics: [spec.topic], keySerde: spec.keySerde, valueSerde: spec.valueSerde, timestampExtractor: undefined });
+  }
+
+  /**
+   * `repartition`: `addThrough` to an internal topic. Without a name, the name is derived from the
+   * sink's node index (`KSTREAM-REPARTITION-0000000005`), which changes when steps are added or
+   * reordered before it: name it to keep the topic (and its data) across such changes.
+   */
+  addRepartition(parent: number, spec: Omit<SinkSpec, 'sinkId' | 'nodeId' | 'topic'> & { readonly name?: string; readonly partitions?: number }): number {
+    const name = spec.name ?? `KSTREAM-REPARTITION-${String(this.nodes.length).padStart(10, '0')}`;
+    if (!REPARTITION_NAME_PATTERN.test(name)) {
+      throw new RangeError(`the repartition name ${JSON.stringify(name)} may hold only letters, digits, '.', '_' and '-'`);
+    }
+    if (this.repartitions.some((topic) => topic.name === name)) {
+      throw new RangeError(`a repartition topic named "${name}" exists already in this app: give each repartition() its own name`);
+    }
+    if (spec.partitions !== undefined && !(Number.isInteger(spec.partitions) && spec.partitions >= 1)) {
+      throw new RangeError(`repartition partitions must be a positive integer, got ${spec.partitions}`);
+    }
+    if (this.frozen) throw new Error('the topology cannot change once the app has started');
+    const topic: RepartitionTopic = { name, partitions: spec.partitions };
+    const nodeId = this.addThrough(parent, { keySerde: spec.keySerde, valueSerde: spec.valueSerde, partitioner: spec.partitioner, topic });
+    this.repartitions.push(topic);
+    return nodeId;
+  }
+
+  /** The app's internal repartition topics, in the order they were defined. */
+  get repartitionTopics(): readonly RepartitionTopic[] {
+    return this.repartitions;
+  }
+
   get sources(): readonly SourceSpec[] {
     return this.sourceSpecs;
   }
@@ -119,6 +186,8 @@ export class Topology {
   /**
    * Splits the graph into connected parts. Sources that read the same topic are joined into one
    * part: a fetched batch then feeds exactly one task, and its offsets belong to that task alone.
+   * `through`/`repartition` leave no edge between their sink and the source reading back, so the
+   * graph splits there.
    */
   subTopologies(topicsBySource: ReadonlyMap<number, readonly string[]>): SubTopology[] {
     const parent = this.nodes.map((node) => node.nodeId);
@@ -163,6 +232,71 @@ export class Topology {
       });
     }
     return result;
+  }
+
+  /**
+   * The partition count of every repartition topic: as asked, or (Kafka Streams' default) the most
+   * partitions among the topics read by the sub-topology that writes it, where a repartition topic
+   * read there counts with its own count. `partitionsOf` holds the counts of the other input topics.
+   */
+  repartitionPartitions(
+    subTopologies: readonly SubTopology[],
+    applicationId: string,
+    partitionsOf: ReadonlyMap<string, number>,
+  ): Map<RepartitionTopic, number> {
+    const byTopicName = new Map(this.repartitions.map((topic) => [repartitionTopicName(applicationId, topic.name), topic]));
+    const result = new Map<RepartitionTopic, number>();
+    const visiting = new Set<RepartitionTopic>();
+    const resolve = (topic: RepartitionTopic): number => {
+      const known = result.get(topic) ?? topic.partitions;
+      if (known !== undefined) return known;
+      // A cycle (a merge that feeds a repartition topic back upstream) contributes nothing.
+      if (visiting.has(topic)) return 0;
+      visiting.add(topic);
+      const writer = subTopologies.find((subTopology) => subTopology.sinks.some((sink) => sink.topic === topic));
+      let most = 0;
+      for (const name of writer?.topics ?? []) {
+        const upstream = byTopicName.get(name);
+        most = Math.max(most, upstream !== undefined ? resolve(upstream) : (partitionsOf.get(name) ?? 0));
+      }
+      visiting.delete(topic);
+      if (most === 0) {
+        throw new Error(`cannot derive the partition count of the repartition topic "${topic.name}" from the topics upstream of it: give it with repartition({ partitions })`);
+      }
+      return most;
+    };
+    for (const topic of this.repartitions) result.set(topic, resolve(topic));
+    return result;
+  }
+
+  /**
+   * The graph as sub-topologies and nodes, for people and tests. Patterns appear as written (they are
+   * resolved at start; two sources with one pattern count as reading one topic); repartition topics
+   * get their full names when `applicationId` is given.
+   */
+  describe(applicationId = '<applicationId>'): TopologyDescription {
+    const label = (topic: SourceTopic | SinkTopic): string => {
+      if (typeof topic === 'string') return topic;
+      if (topic instanceof RegExp) return String(topic);
+      if (typeof topic === 'function') return '<function>';
+      return repartitionTopicName(applicationId, topic.name);
+    };
+    const topicsBySource = new Map(this.sourceSpecs.map((source) => [source.sourceId, source.topics.map(label)]));
+    const subTopologies = this.subTopologies(topicsBySource).map((subTopology): SubTopologyDescription => ({
+      subTopologyId: subTopology.subTopologyId,
+      sourceTopics: [...subTopology.topics],
+      sinkTopics: [...new Set(subTopology.sinks.map((sink) => label(sink.topic)))],
+      nodes: subTopology.nodeIds.map((nodeId) => {
+        const node = this.nodes[nodeId]!;
+        if (node.sourceId !== undefined) return { nodeId, kind: 'source', parents: [], topics: topicsBySource.get(node.sourceId)! };
+        if (node.sink !== undefined) return { nodeId, kind: 'sink', parents: node.parents, topics: [label(node.sink.topic)] };
+        return { nodeId, kind: 'processor', parents: node.parents, topics: [] };
+      }),
+    }));
+    return new TopologyDescription(
+      subTopologies,
+      this.repartitions.map((topic) => ({ topic: repartitionTopicName(applicationId, topic.name), partitions: topic.partitions })),
+    );
   }
 
   /**
@@ -216,5 +350,45 @@ export class Topology {
         subject.complete();
       }
     });
+  }
+}
+
+export interface NodeDescription {
+  readonly nodeId: number;
+  readonly kind: 'source' | 'processor' | 'sink';
+  readonly parents: readonly number[];
+  /** What a source reads or a sink writes (empty for a processor). */
+  readonly topics: readonly string[];
+}
+
+export interface SubTopologyDescription {
+  readonly subTopologyId: number;
+  readonly sourceTopics: readonly string[];
+  readonly sinkTopics: readonly string[];
+  readonly nodes: readonly NodeDescription[];
+}
+
+/** What `describe()` gives: the sub-topologies (one task per sub-topology and input partition). */
+export class TopologyDescription {
+  constructor(
+    readonly subTopologies: readonly SubTopologyDescription[],
+    /** `partitions` undefined: derived at start from the topics upstream. */
+    readonly repartitionTopics: ReadonlyArray<{ readonly topic: string; readonly partitions: number | undefined }>,
+  ) {}
+
+  toString(): string {
+    const lines: string[] = [];
+    for (const subTopology of this.subTopologies) {
+      lines.push(`Sub-topology ${subTopology.subTopologyId}: reads ${subTopology.sourceTopics.join(', ')}; writes ${subTopology.sinkTopics.join(', ') || 'nothing'}`);
+      for (const node of subTopology.nodes) {
+        const from = node.parents.length > 0 ? ` <- ${node.parents.join(', ')}` : '';
+        const topics = node.topics.length > 0 ? ` [${node.topics.join(', ')}]` : '';
+        lines.push(`  ${node.kind} ${node.nodeId}${from}${topics}`);
+      }
+    }
+    for (const topic of this.repartitionTopics) {
+      lines.push(`Repartition topic ${topic.topic}: ${topic.partitions === undefined ? 'partitions of the topics upstream' : `${topic.partitions} partitions`}`);
+    }
+    return lines.join('\n');
   }
 }
