@@ -1,10 +1,12 @@
 import { ApiKey, ErrorCode, type MetadataResponse, type MetadataResponseTopic } from '@defter/protocol';
 import { KafkaConnection, KafkaProtocolError, parseHostPort } from './kafka-connection.js';
+import type { RequestTransport } from './request-transport.js';
 import { unknownTopicMessage } from './suggest.js';
 
 /**
  * The raw-protocol side of the CLI: a bootstrap connection for Metadata, one connection per
- * partition leader for ListOffsets and Fetch, opened on first use.
+ * partition leader for ListOffsets and Fetch, opened on first use. `inProcess` serves the same
+ * requests from a broker of this process (every leader is that broker).
  */
 
 /** Version ranges this client encodes: within the generated codecs, below the topic-id-only Fetch v13. */
@@ -39,11 +41,20 @@ export interface PartitionOffsets {
   readonly latest: bigint;
 }
 
-export class ClusterClient {
-  private readonly leaders = new Map<number, Promise<KafkaConnection>>();
+/** ListOffsets' isolation levels: up to the high watermark, or up to the last stable offset. */
+export const READ_UNCOMMITTED = 0;
+export const READ_COMMITTED = 1;
+
+type OpenLeader<Transport> = (leaderId: number, address: { host: string; port: number } | undefined) => Promise<Transport>;
+
+export class ClusterClient<Transport extends RequestTransport = KafkaConnection> {
+  private readonly leaders = new Map<number, Promise<Transport>>();
   private brokers = new Map<number, { host: string; port: number }>();
 
-  private constructor(readonly bootstrap: KafkaConnection) {}
+  private constructor(
+    readonly bootstrap: Transport,
+    private readonly openLeader: OpenLeader<Transport>,
+  ) {}
 
   /** Connects to `host:port` and negotiates API versions. */
   static async connect(bootstrapServer: string): Promise<ClusterClient> {
@@ -54,7 +65,17 @@ export class ClusterClient {
       await connection.close();
       throw error;
     }
-    return new ClusterClient(connection);
+    return new ClusterClient(connection, async (leaderId, address) => {
+      if (address === undefined) throw new Error(`the cluster's metadata names no broker ${leaderId} (the partition has no leader)`);
+      const leader = await KafkaConnection.connect(address);
+      await leader.negotiateVersions();
+      return leader;
+    });
+  }
+
+  /** A client of a broker in this process, through `transport`: it leads every partition. */
+  static inProcess(transport: RequestTransport): ClusterClient<RequestTransport> {
+    return new ClusterClient(transport, async () => transport);
   }
 
   /** Metadata for the named topics, or for every topic when `topics` is null. Never auto-creates. */
@@ -90,23 +111,17 @@ export class ClusterClient {
   }
 
   /** The connection to a partition's leader (the bootstrap broker's address space). */
-  leaderConnection(leaderId: number): Promise<KafkaConnection> {
+  leaderConnection(leaderId: number): Promise<Transport> {
     const existing = this.leaders.get(leaderId);
     if (existing !== undefined) return existing;
-    const address = this.brokers.get(leaderId);
-    if (address === undefined) return Promise.reject(new Error(`the cluster's metadata names no broker ${leaderId} (the partition has no leader)`));
-    const opening = (async () => {
-      const connection = await KafkaConnection.connect(address);
-      await connection.negotiateVersions();
-      return connection;
-    })();
+    const opening = this.openLeader(leaderId, this.brokers.get(leaderId));
     this.leaders.set(leaderId, opening);
     opening.catch(() => this.leaders.delete(leaderId));
     return opening;
   }
 
   /** The offset at `timestamp` (or EARLIEST/LATEST) of each partition, asking each leader. */
-  async listOffsets(topic: TopicInfo, partitions: readonly number[], timestamp: bigint): Promise<Map<number, bigint>> {
+  async listOffsets(topic: TopicInfo, partitions: readonly number[], timestamp: bigint, isolationLevel = READ_UNCOMMITTED): Promise<Map<number, bigint>> {
     const byLeader = new Map<number, number[]>();
     for (const partition of partitions) {
       const info = topic.partitions.find((candidate) => candidate.partition === partition);
@@ -119,7 +134,7 @@ export class ClusterClient {
       const version = connection.versionFor(ApiKey.ListOffsets, CLIENT_VERSIONS.listOffsets.min, CLIENT_VERSIONS.listOffsets.max);
       const response = await connection.send(ApiKey.ListOffsets, version, {
         replicaId: -1,
-        isolationLevel: 0,
+        isolationLevel,
         topics: [{ name: topic.name, partitions: leaderPartitions.map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp })) }],
       });
       for (const topicResponse of response.topics) {
@@ -144,7 +159,12 @@ export class ClusterClient {
   async close(): Promise<void> {
     const leaders = [...this.leaders.values()];
     this.leaders.clear();
-    await Promise.allSettled(leaders.map(async (opening) => (await opening).close()));
+    await Promise.allSettled(
+      leaders.map(async (opening) => {
+        const leader = await opening;
+        if (leader !== this.bootstrap) await leader.close();
+      }),
+    );
     await this.bootstrap.close();
   }
 }

@@ -13,6 +13,7 @@ import {
 import { CLIENT_VERSIONS, type ClusterClient, type TopicInfo } from './cluster-client.js';
 import { KafkaProtocolError } from './kafka-connection.js';
 import type { FormattableRecord } from './record-format.js';
+import type { RequestTransport } from './request-transport.js';
 
 /**
  * Reads partitions of one topic from given offsets with Fetch, as a read_committed consumer without
@@ -46,7 +47,7 @@ export class PartitionFetcher {
   private readonly responseMaxBytes: number;
 
   constructor(
-    private readonly client: ClusterClient,
+    private readonly client: ClusterClient<RequestTransport>,
     private readonly topic: TopicInfo,
     readonly positions: readonly FetchPosition[],
     options: PartitionFetcherOptions = {},
@@ -63,11 +64,13 @@ export class PartitionFetcher {
 
   /**
    * One Fetch round (one request per leader); resolves with the records it returned, in offset
-   * order per partition, and advances the positions past them.
+   * order per partition, and advances the positions past them. `only` limits the round to some
+   * partitions (a reader that merges partitions refills the ones it has run out of).
    */
-  async fetchOnce(): Promise<FormattableRecord[]> {
+  async fetchOnce(only?: ReadonlySet<number>): Promise<FormattableRecord[]> {
     const byLeader = new Map<number, FetchPosition[]>();
     for (const position of this.positions) {
+      if (only !== undefined && !only.has(position.partition)) continue;
       const leaderId = this.topic.partitions.find((info) => info.partition === position.partition)?.leaderId ?? -1;
       byLeader.set(leaderId, [...(byLeader.get(leaderId) ?? []), position]);
     }

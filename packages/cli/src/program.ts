@@ -2,10 +2,13 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { runBrokerCommand } from './broker-command.js';
 import { consume } from './consume-command.js';
 import { dumpFile } from './dump-log.js';
+import { ExitError } from './exit-error.js';
 import { deleteGroups, describeGroup, listGroups, parseDateTime, resetOffsets, type OffsetResetTarget } from './groups-command.js';
 import { processIo, type CliIo } from './io.js';
 import { BOOTSTRAP_SERVER_DEFAULT, BOOTSTRAP_SERVER_ENV } from './kafkajs-client.js';
 import { printOffsets } from './offsets-command.js';
+import { replay } from './replay-command.js';
+import { DATA_DIR_DEFAULT, runPipeline } from './run-command.js';
 import { COMPRESSION_NAMES, produce } from './produce-command.js';
 import { nearest } from './suggest.js';
 import { alterTopic, createTopic, deleteTopic, describeTopic, listTopics } from './topics-command.js';
@@ -334,6 +337,111 @@ export function createProgram(io: CliIo = processIo): Command {
     );
 
   program
+    .command('run')
+    .description('run a pipeline file until its app stops: the default export builds a StreamsApp from (context: { log, args })')
+    .argument('<file>', 'a .ts, .mts, .js or .mjs file')
+    .argument('[args...]', 'given to the pipeline as context.args (put them after --)')
+    .option('--brokers <host:port,...>', 'a Kafka-compatible cluster, through kafkajs (default: the embedded log on --data-dir)')
+    .option('-b, --bootstrap-server <host:port,...>', 'the same as --brokers')
+    .option('-d, --data-dir <dir>', `the embedded log's data directory, in this process (default ${DATA_DIR_DEFAULT}, as defter broker)`)
+    .option('--status-interval-ms <ms>', 'a status line (records in/out, lag, commits) on stderr this often; 0: never', integerOption(0), 0)
+    .option('-q, --quiet', 'no state changes on stderr', false)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The app stops gracefully on SIGINT/SIGTERM (finishes the batch, commits, leaves the group).',
+        'Exit status: 0 when the app stops (NOT_RUNNING), 1 when it fails (ERROR), 2 for a file that is not a pipeline.',
+        '',
+        'Example pipeline (pipeline.ts):',
+        "  import { app, definePipeline, Serdes } from '@defter/streams';",
+        '  export default definePipeline(({ log, args }) => {',
+        "    const upper = app({ applicationId: 'upper', log });",
+        "    upper.stream(args[0] ?? 'in', { key: Serdes.string(), value: Serdes.string() })",
+        '      .mapValues((text) => text?.toUpperCase() ?? null)',
+        "      .to(args[1] ?? 'out', { key: Serdes.string(), value: Serdes.string() });",
+        '    return upper;',
+        '  });',
+        '  defter run pipeline.ts --brokers localhost:9092 -- in out',
+      ].join('\n'),
+    )
+    .action(
+      async (
+        file: string,
+        args: string[],
+        options: { brokers?: string; bootstrapServer?: string; dataDir?: string; statusIntervalMs: number; quiet: boolean },
+      ) => {
+        const brokers = options.brokers ?? options.bootstrapServer;
+        await runPipeline({
+          io,
+          file,
+          args,
+          statusIntervalMs: options.statusIntervalMs,
+          quiet: options.quiet,
+          ...(brokers === undefined ? {} : { brokers }),
+          ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+        });
+      },
+    );
+
+  program
+    .command('replay')
+    .description('re-read a slice of a topic, in order, to stdout, a file or another topic')
+    .argument('<topic>')
+    .requiredOption('--from <position>', 'an offset, an ISO 8601 time (2026-11-23T10:00:00Z), @<epoch ms>, or a time before now (-15m, -2h)')
+    .option('--to <position>', 'where to stop, exclusive, in the same forms (default: the end when the replay starts)')
+    .option('--partition <n>', 'only this partition', integerOption(0, 0x7fffffff))
+    .option('--to-topic <topic>', 'write the records to this existing topic (key, value, headers and timestamp kept)')
+    .option('--out <file>', 'write the records to this file')
+    .option('-f, --format <format>', 'consume placeholders (%k %v %p %o %t %h %s) instead of JSON lines')
+    .option('--brokers <host:port,...>', `a running broker (default $${BOOTSTRAP_SERVER_ENV}, else ${BOOTSTRAP_SERVER_DEFAULT})`)
+    .option('-b, --bootstrap-server <host:port>', 'the same as --brokers')
+    .option('-d, --data-dir <dir>', "a stopped broker's data directory, opened in this process")
+    .option('-q, --quiet', 'no progress and no summary on stderr', false)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Records are read read_committed; several partitions are merged by timestamp (ties by partition, then',
+        "offset), each partition's order kept. Output: JSON lines {topic, partition, offset, timestamp, encoding,",
+        'key, value, headers}, with key, value and header values as UTF-8 text (encoding "utf8") or, when one is',
+        'not valid UTF-8, all in base64 (encoding "base64"). --to-topic keeps partition numbers when the target',
+        'has at least as many partitions, else places records by murmur2 of the key.',
+      ].join('\n'),
+    )
+    .action(
+      async (
+        topic: string,
+        options: {
+          from: string;
+          to?: string;
+          partition?: number;
+          toTopic?: string;
+          out?: string;
+          format?: string;
+          brokers?: string;
+          bootstrapServer?: string;
+          dataDir?: string;
+          quiet: boolean;
+        },
+      ) => {
+        const given = options.brokers ?? options.bootstrapServer;
+        await replay(topic, {
+          io,
+          from: options.from,
+          quiet: options.quiet,
+          ...(options.to === undefined ? {} : { to: options.to }),
+          ...(options.partition === undefined ? {} : { partition: options.partition }),
+          ...(options.toTopic === undefined ? {} : { toTopic: options.toTopic }),
+          ...(options.out === undefined ? {} : { out: options.out }),
+          ...(options.format === undefined ? {} : { format: options.format }),
+          ...(options.dataDir === undefined ? { bootstrapServer: given ?? bootstrapDefault } : { dataDir: options.dataDir }),
+          ...(options.dataDir !== undefined && given !== undefined ? { bootstrapServer: given } : {}),
+        });
+      },
+    );
+
+  program
     .command('dump-log')
     .description('print the batches of .log files (checking each CRC) or the entries of .index/.timeindex files')
     .argument('<files...>', 'segment files')
@@ -363,7 +471,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       return;
     }
     io.err(`defter: ${sentence(error instanceof Error ? error.message : String(error))}`);
-    process.exitCode = 1;
+    process.exitCode = error instanceof ExitError ? error.exitCode : 1;
   }
 }
 

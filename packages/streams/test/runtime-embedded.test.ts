@@ -3,9 +3,11 @@
  * sockets), at_least_once and exactly_once; a restart on the same directory continues from the
  * committed offsets; and the same app code on `{ brokers }` (kafkajs) gives the same output.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { app, EmbeddedLog, Serdes, type LogOption, type ProcessingGuarantee, type StreamLog } from '../src/index.js';
 import { closeAtEnd, produce, readAll, startCluster, waitForIdle, waitUntil } from './runtime-support.js';
@@ -152,4 +154,20 @@ test('the same app code on { brokers } (kafkajs) gives the same output as on the
   t.is(embeddedOutput.length, 60);
   t.deepEqual(kafkajsOutput, embeddedOutput);
   t.deepEqual(embeddedOutput, expectedOutput(0, 120));
+});
+
+test('an app on the embedded log keeps its process alive while it waits for records, and stops on SIGTERM', async (t) => {
+  const dataDir = await temporaryDirectory(t);
+  const child = spawn(process.execPath, ['--import=tsx', '--conditions=defter-source', fileURLToPath(new URL('./embedded-idle-child.ts', import.meta.url)), dataDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  t.true(await waitUntil(() => output.includes('running'), 60_000), 'the app started');
+  const early = await Promise.race([exited, new Promise<'alive'>((resolve) => setTimeout(() => resolve('alive'), 2_000))]);
+  t.is(early, 'alive', 'nothing to do, yet the process did not end');
+  child.kill('SIGTERM');
+  t.deepEqual(await exited, { code: null, signal: 'SIGTERM' });
 });

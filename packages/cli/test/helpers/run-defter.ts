@@ -9,6 +9,8 @@ const tsxLoader = import.meta.resolve('tsx');
 
 export interface DefterExit {
   code: number | null;
+  /** The signal that ended the process, if one did. */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -16,6 +18,8 @@ export interface DefterExit {
 export interface RunningDefter {
   exit: Promise<DefterExit>;
   stdoutLine: (pattern: RegExp) => Promise<string>;
+  /** The first line of stderr (so far or to come) that matches. */
+  stderrLine: (pattern: RegExp) => Promise<string>;
   kill: (signal: NodeJS.Signals) => void;
 }
 
@@ -46,14 +50,33 @@ export function startDefter(args: readonly string[], options: RunOptions = {}): 
       }
     }
   });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exit = new Promise<DefterExit>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const stderrWaiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+  const matchStderr = (): void => {
+    for (const waiter of [...stderrWaiters]) {
+      const match = stderr.split('\n').find((line) => waiter.pattern.test(line));
+      if (match !== undefined) {
+        stderrWaiters.splice(stderrWaiters.indexOf(waiter), 1);
+        waiter.resolve(match);
+      }
+    }
+  };
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    matchStderr();
+  });
+  const exit = new Promise<DefterExit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return {
     exit,
     stdoutLine: (pattern) =>
       new Promise((resolve, reject) => {
         waiters.push({ pattern, resolve });
         void exit.then(({ code, stderr: err }) => reject(new Error(`defter exited (${code}) before printing ${pattern}: ${err}`)));
+      }),
+    stderrLine: (pattern) =>
+      new Promise((resolve, reject) => {
+        stderrWaiters.push({ pattern, resolve });
+        matchStderr();
+        void exit.then(({ code, signal, stderr: err }) => reject(new Error(`defter exited (${code ?? signal}) before printing ${pattern} on stderr: ${err}`)));
       }),
     kill: (signal) => child.kill(signal),
   };

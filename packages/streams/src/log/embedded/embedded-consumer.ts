@@ -110,8 +110,9 @@ export class EmbeddedGroupConsumer implements GroupConsumer {
       this.topicIds.set(topic.name, topic.topicId);
       this.topicNamesById.set(topic.topicId, topic.name);
     }
+    // Referenced on purpose: a member of a group keeps its process alive until it is closed, as a
+    // kafkajs consumer's sockets do (with no records arriving, nothing else is pending).
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.heartbeatIntervalMs);
-    this.heartbeatTimer.unref();
     void this.membershipLoop();
   }
 
