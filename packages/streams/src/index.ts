@@ -75,3 +75,23 @@ export type {
   IsolationLevel,
   NewTopic,
 } from './log/stream-log.js';
+export { StateStoreError } from './state/state-store-error.js';
+export type { StateStoreErrorReason } from './state/state-store-error.js';
+export type { KeyValueBytesStore, KeyValueEntry } from './state/key-value-bytes-store.js';
+export { InMemoryStore } from './state/in-memory-store.js';
+export { RocksDbStore } from './state/rocksdb-store.js';
+export type { RocksDbStoreOptions } from './state/rocksdb-store.js';
+export { MemoryBudget } from './state/memory-budget.js';
+export type { MemoryBudgetOptions, MemoryBudgetSnapshot, RocksDbMemoryLease, BudgetedCache } from './state/memory-budget.js';
+export { WriteBackCache } from './state/write-back-cache.js';
+export type { WriteBackCacheOptions, WriteBackCacheMetrics } from './state/write-back-cache.js';
+export { KeyValueStore } from './state/key-value-store.js';
+export type { KeyValueStoreOptions, KeyValue } from './state/key-value-store.js';
+export { WindowStore } from './state/window-store.js';
+export type { WindowStoreOptions, WindowRef, WindowedValue, WindowedKeyValue } from './state/window-store.js';
+export { SessionStore } from './state/session-store.js';
+export type { SessionStoreOptions, SessionRef, SessionValue } from './state/session-store.js';
+export { changelogTopicName, toChangelogRecords, foldChangelogRecords, restoreFromChangelog } from './state/changelog.js';
+export type { ChangelogRecord, ChangelogBatch, RestoreOptions } from './state/changelog.js';
+export { CHECKPOINT_FILE_NAME, encodeCheckpoint, decodeCheckpoint, writeCheckpoint, readCheckpoint } from './state/checkpoint-file.js';
+export type { CheckpointEntry } from './state/checkpoint-file.js';
