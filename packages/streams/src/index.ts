@@ -31,7 +31,11 @@ export type {
   FetchFunction,
 } from './serde/schema-registry-client.js';
 export { app, StreamsApp } from './runtime/app.js';
-export type { AppOptions, StreamOptions, AppMetrics, ProcessingGuarantee } from './runtime/app.js';
+export type { AppOptions, StreamOptions, AppMetrics, ProcessingGuarantee, TableOptions, ReadOnlyKeyValueStore } from './runtime/app.js';
+export type { RestoreProgress, StateStoreFactory } from './runtime/task-state.js';
+export { KTable } from './dsl/ktable.js';
+export { KGroupedStream } from './dsl/kgrouped-stream.js';
+export type { GroupedOptions, GroupByOptions, StoreNameOptions, AggregateOptions } from './dsl/kgrouped-stream.js';
 export type { AppState } from './runtime/lifecycle.js';
 export { definePipeline } from './runtime/pipeline-file.js';
 export type { Pipeline, PipelineContext } from './runtime/pipeline-file.js';
@@ -74,6 +78,8 @@ export type {
   ProducerOptions,
   IsolationLevel,
   NewTopic,
+  PartitionRange,
+  ReadPartitionOptions,
 } from './log/stream-log.js';
 export { StateStoreError } from './state/state-store-error.js';
 export type { StateStoreErrorReason } from './state/state-store-error.js';

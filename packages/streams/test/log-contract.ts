@@ -277,6 +277,50 @@ export function registerLogContract(test: TestFn, name: string, factory: LogFact
     t.deepEqual(everything.records('txn-input', 0).map((entry) => entry.value?.toString()), ['aborted-1', 'aborted-2', 'committed-1', 'committed-2']);
   });
 
+  test(title('offsetRange and readPartition: one partition outside any group, from an offset to an end, markers and aborts skipped'), async (t) => {
+    const { log, broker } = await connected(t, factory);
+    await log.createTopics([{ name: 'restore-input', partitions: 2, configs: { 'cleanup.policy': 'compact' } }]);
+    const plain = await log.createProducer({});
+    await plain.send(Array.from({ length: 30 }, (_, n) => record('restore-input', 1, `k${n}`, `plain-${n}`)));
+    const transactional = await log.createProducer({ transactionalId: 'restore-writer' });
+    await transactional.beginTransaction();
+    await transactional.send([record('restore-input', 1, 'k', 'aborted')]);
+    await transactional.abortTransaction();
+    await transactional.beginTransaction();
+    await transactional.send([record('restore-input', 1, 'k', 'committed')]);
+    await transactional.commitTransaction();
+    // 30 plain, 1 aborted + marker, 1 committed + marker
+    t.true(await waitUntil(() => broker.context.logManager.getLog('restore-input', 1)?.lastStableOffset === 34n, WAIT_MS));
+    t.deepEqual(await log.offsetRange({ topic: 'restore-input', partition: 1 }, 'read_committed'), { logStartOffset: 0n, endOffset: 34n });
+    t.deepEqual(await log.offsetRange({ topic: 'restore-input', partition: 0 }, 'read_uncommitted'), { logStartOffset: 0n, endOffset: 0n });
+    await t.throwsAsync(() => log.offsetRange({ topic: 'no-such-topic', partition: 0 }, 'read_committed'));
+
+    const read = async (fromOffset: bigint, toOffset: bigint, maxBytes?: number): Promise<{ values: string[]; offsets: bigint[]; last: bigint }> => {
+      const values: string[] = [];
+      const offsets: bigint[] = [];
+      let last = -1n;
+      for await (const batch of log.readPartition({ topic: 'restore-input', partition: 1, fromOffset, toOffset, isolationLevel: 'read_committed', ...(maxBytes !== undefined ? { maxBytes } : {}) })) {
+        t.true(batch.nextOffset > last, 'nextOffset moves forward');
+        last = batch.nextOffset;
+        for (const entry of batch.records) {
+          values.push(entry.value!.toString());
+          offsets.push(entry.offset);
+        }
+      }
+      return { values, offsets, last };
+    };
+    const all = await read(0n, 34n, 200);
+    t.deepEqual(all.values, [...Array.from({ length: 30 }, (_, n) => `plain-${n}`), 'committed']);
+    t.deepEqual(all.offsets, [...Array.from({ length: 30 }, (_, n) => BigInt(n)), 32n]);
+    t.is(all.last, 34n);
+    const tail = await read(28n, 34n);
+    t.deepEqual(tail.values, ['plain-28', 'plain-29', 'committed']);
+    const middle = await read(5n, 8n);
+    t.deepEqual(middle.values, ['plain-5', 'plain-6', 'plain-7']);
+    t.is(middle.last, 8n);
+    t.deepEqual((await read(34n, 34n)).values, []);
+  });
+
   test(title('transactions: committed offsets and outputs become visible together; an abort leaves neither'), async (t) => {
     const { log } = await connected(t, factory);
     await log.createTopics([{ name: 'eos-in', partitions: 1 }, { name: 'eos-out', partitions: 1 }]);

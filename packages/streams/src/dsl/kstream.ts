@@ -7,6 +7,7 @@ import { selectKey } from './operators/select-key.js';
 import { flatMapValues } from './operators/flat-map-values.js';
 import { peek } from './operators/peek.js';
 import { filterRecords } from './operators/filter-records.js';
+import { KGroupedStream, type GroupByOptions, type GroupedOptions } from './kgrouped-stream.js';
 
 type Rec<K, V> = StreamRecord<K, V>;
 
@@ -167,6 +168,27 @@ export class KStream<K, V> {
       ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
     });
     return new KStream<K, V>(this.topology, nodeId);
+  }
+
+  /**
+   * Groups by the current key for `count`/`reduce`/`aggregate`. No repartition: the records must
+   * already be partitioned by this key (read from a topic keyed so, or after `repartition`).
+   */
+  groupByKey(options: GroupedOptions<K, V>): KGroupedStream<K, V> {
+    return new KGroupedStream<K, V>(this.topology, this, options, undefined);
+  }
+
+  /**
+   * Groups by a new key: `selector(record)` becomes the key and the records go through the
+   * repartition topic `<applicationId>-<name>-repartition` (default name: the aggregation's), so
+   * that each key's records meet in one task.
+   */
+  groupBy<K2>(selector: (record: Rec<K, V>) => K2 | null, options: GroupByOptions<K2, V>): KGroupedStream<K2, V> {
+    return new KGroupedStream<K2, V>(this.topology, this as unknown as KStream<K2, V>, options, {
+      selector: selector as (record: Rec<unknown, V>) => K2 | null,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
+    });
   }
 
   /** Writes every record to `topic` (or to the topic the function names for it). */

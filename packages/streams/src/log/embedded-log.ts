@@ -1,9 +1,22 @@
 import { startBroker, type RunningBroker, type StartBrokerOptions } from '@defter/broker';
-import type { ConsumerOptions, GroupConsumer, LogProducer, NewTopic, ProducerOptions, StreamLog } from './stream-log.js';
+import type {
+  ConsumerOptions,
+  FetchedBatch,
+  GroupConsumer,
+  IsolationLevel,
+  LogProducer,
+  NewTopic,
+  PartitionRange,
+  ProducerOptions,
+  ReadPartitionOptions,
+  StreamLog,
+  TopicPartition,
+} from './stream-log.js';
 import { createTopics, describeTopics, listTopics, type BrokerConnection } from './embedded/connection.js';
 import { EmbeddedGroupConsumer } from './embedded/embedded-consumer.js';
 import { EmbeddedProducer } from './embedded/embedded-producer.js';
 import { negotiateVersions } from './embedded/protocol-versions.js';
+import { offsetRange, readPartition } from './embedded/partition-reader.js';
 
 /**
  * The embedded log: a broker in this process, reached without sockets.
@@ -109,6 +122,14 @@ export class EmbeddedLog implements StreamLog {
     await producer.init();
     this.clients.add(producer);
     return producer;
+  }
+
+  offsetRange(partition: TopicPartition, isolationLevel: IsolationLevel): Promise<PartitionRange> {
+    return offsetRange(this.connected(), partition, isolationLevel);
+  }
+
+  readPartition(options: ReadPartitionOptions): AsyncIterable<FetchedBatch> {
+    return readPartition(this.connected(), options);
   }
 
   async close(): Promise<void> {

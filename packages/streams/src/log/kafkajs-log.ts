@@ -16,15 +16,19 @@ import type {
   GroupConsumer,
   GroupHandlers,
   GroupMetadata,
+  IsolationLevel,
   LogProducer,
   LogRecord,
   NewTopic,
   OffsetToCommit,
   OutgoingRecord,
+  PartitionRange,
   ProducerOptions,
+  ReadPartitionOptions,
   StreamLog,
   TopicPartition,
 } from './stream-log.js';
+import { KafkajsPartitionReader } from './kafkajs-partition-reader.js';
 
 /**
  * The `StreamLog` over the Kafka protocol, through kafkajs 2.2.4: a defter broker, Apache Kafka or
@@ -68,6 +72,7 @@ export class KafkajsLog implements StreamLog {
   private readonly admin: Admin;
   private readonly produceRequestBytesMax: number;
   private readonly clients = new Set<{ close(): Promise<void> }>();
+  private readonly partitionReader: KafkajsPartitionReader;
 
   constructor(options: KafkajsLogOptions) {
     if (options.brokers.length === 0) throw new RangeError('KafkajsLog needs at least one broker address');
@@ -80,6 +85,7 @@ export class KafkajsLog implements StreamLog {
     });
     this.admin = this.kafka.admin();
     this.produceRequestBytesMax = options.produceRequestBytesMax ?? PRODUCE_REQUEST_BYTES_MAX_DEFAULT;
+    this.partitionReader = new KafkajsPartitionReader(this.kafka);
   }
 
   async connect(): Promise<void> {
@@ -142,9 +148,18 @@ export class KafkajsLog implements StreamLog {
     return logProducer;
   }
 
+  offsetRange(partition: TopicPartition, isolationLevel: IsolationLevel): Promise<PartitionRange> {
+    return this.partitionReader.offsetRange(partition, isolationLevel);
+  }
+
+  readPartition(options: ReadPartitionOptions): AsyncIterable<FetchedBatch> {
+    return this.partitionReader.readPartition(options);
+  }
+
   async close(): Promise<void> {
     for (const client of this.clients) await client.close().catch(() => undefined);
     this.clients.clear();
+    await this.partitionReader.close();
     await this.admin.disconnect();
   }
 }

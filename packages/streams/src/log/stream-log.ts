@@ -40,6 +40,13 @@
  *
  * 6. Topics. `createTopics(topics)` creates the topics that do not exist yet (the app's internal
  *    repartition topics, an example's inputs); a topic that exists already is left as it is.
+ *
+ * 7. Reading one partition outside any group (restoring a state store from its changelog).
+ *    `offsetRange(partition, isolation)` gives the log start offset and the end offset (the high
+ *    watermark, or the last stable offset under read_committed). `readPartition({ …, fromOffset,
+ *    toOffset })` yields the partition's batches in offset order from `fromOffset` (moved up to the
+ *    log start offset when below it) until a batch's `nextOffset` reaches `toOffset`; as for group
+ *    fetches, control records and aborted records are left out and `nextOffset` moves past them.
  */
 
 export interface TopicPartition {
@@ -157,6 +164,22 @@ export interface NewTopic {
   readonly configs?: Readonly<Record<string, string>>;
 }
 
+export interface PartitionRange {
+  /** The first offset still in the log. */
+  readonly logStartOffset: bigint;
+  /** The high watermark, or the last stable offset under read_committed: where a read stops. */
+  readonly endOffset: bigint;
+}
+
+export interface ReadPartitionOptions extends TopicPartition {
+  readonly fromOffset: bigint;
+  /** Exclusive: reading stops once a batch's `nextOffset` reaches it (normally `offsetRange(…).endOffset`). */
+  readonly toOffset: bigint;
+  readonly isolationLevel: IsolationLevel;
+  /** The most bytes one fetch returns (at least one record batch is always returned). Default 1 MiB. */
+  readonly maxBytes?: number;
+}
+
 export interface StreamLog {
   /** A short name for logs and metrics, e.g. `kafkajs`. */
   readonly name: string;
@@ -170,6 +193,10 @@ export interface StreamLog {
   createConsumer(options: ConsumerOptions): GroupConsumer;
   /** The producer is connected (and, if transactional, initialised) when the promise resolves. */
   createProducer(options: ProducerOptions): Promise<LogProducer>;
+  /** The log start and end offsets of one partition; rejects when it does not exist. */
+  offsetRange(partition: TopicPartition, isolationLevel: IsolationLevel): Promise<PartitionRange>;
+  /** One partition's batches from `fromOffset` to `toOffset`, outside any group (see part 7). */
+  readPartition(options: ReadPartitionOptions): AsyncIterable<FetchedBatch>;
   close(): Promise<void>;
 }
 

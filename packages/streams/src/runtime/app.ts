@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { KStream } from '../dsl/kstream.js';
+import { KTable } from '../dsl/ktable.js';
+import { latestByKey } from '../dsl/operators/latest-by-key.js';
 import type { StreamRecord } from '../dsl/stream-record.js';
 import { openLog, type LogOption } from '../log/open-log.js';
 import {
@@ -9,10 +12,15 @@ import {
   type GroupConsumer,
   type LogProducer,
   type OffsetToCommit,
+  type OutgoingRecord,
   type StreamLog,
   type TopicPartition,
 } from '../log/stream-log.js';
 import type { Serde } from '../serde/serde.js';
+import { changelogTopicName } from '../state/changelog.js';
+import type { KeyValue } from '../state/key-value-store.js';
+import { MemoryBudget } from '../state/memory-budget.js';
+import { RocksDbStore } from '../state/rocksdb-store.js';
 import { isRepartitionTopic, repartitionTopicName, Topology, type AnyRecord, type SubTopology, type TopologyDescription } from '../topology/topology.js';
 import { BatchProcessor } from './batch-processor.js';
 import { validateErrorPolicy, type ErrorPolicy } from './error-policy.js';
@@ -20,6 +28,8 @@ import { canTransition, type AppState } from './lifecycle.js';
 import { systemScheduler, type Scheduler } from './scheduler.js';
 import { processShutdownSignals } from './shutdown-signals.js';
 import { StreamTask, type TaskMetrics, type UncommittedBatch } from './task.js';
+import { checkStoresAndRecord } from './state-directory.js';
+import { TaskState, type RestoreProgress, type StateStoreFactory } from './task-state.js';
 
 export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
 
@@ -65,6 +75,34 @@ export interface AppOptions {
    * One registry for the process (`shutdown-signals.ts`): one listener per signal however many apps.
    */
   readonly shutdownOnSignals?: boolean;
+  /**
+   * Where state stores live: `<stateDir>/<applicationId>/<taskId>/<store>/`. Default `./state`
+   * (beside the embedded log's default `./data`). Local state is a cache of the changelogs: it may
+   * be deleted while the app is stopped (the next start restores it).
+   */
+  readonly stateDir?: string;
+  /** The memory all state may use: write-back caches and RocksDB block caches and memtables (one budget per app). Default 64 MiB. */
+  readonly stateMemoryBytes?: number;
+  /** Builds the bytes store behind each (store, task); default a `RocksDbStore` (tests wrap it, or use an `InMemoryStore`). */
+  readonly stateStoreFactory?: StateStoreFactory;
+  /** Restore progress of each store of each task, as its changelog is read (and once more when done). */
+  readonly onRestore?: (progress: RestoreProgress) => void;
+}
+
+export interface TableOptions<K, V> {
+  readonly key: Serde<K>;
+  readonly value: Serde<V>;
+  /** The store's name (and so its changelog topic's); default `<topic>-table`. */
+  readonly name?: string;
+}
+
+/** Interactive queries over one store's instances in this app's tasks (local only). */
+export interface ReadOnlyKeyValueStore<K, V> {
+  /** The key's value in whichever local task holds it; undefined when none does. */
+  get(key: K): Promise<V | undefined>;
+  /** Entries with `from <= key < to` (serialized order) of every local task, one task after the other. */
+  range(from?: K, to?: K): AsyncIterable<KeyValue<K, V>>;
+  all(): AsyncIterable<KeyValue<K, V>>;
 }
 
 export interface StreamOptions<K, V> {
@@ -80,6 +118,8 @@ export interface AppMetrics {
   readonly commitLatencyMsLast: number;
   readonly commitLatencyMsMax: number;
   readonly tasks: readonly TaskMetrics[];
+  /** The state memory budget: write-back caches and RocksDB leases. */
+  readonly stateMemory: ReturnType<MemoryBudget['snapshot']>;
 }
 
 const DEFAULTS = {
@@ -92,7 +132,12 @@ const DEFAULTS = {
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
   transactionTimeoutMs: 60_000,
+  stateDir: './state',
+  stateMemoryBytes: 64 * 1024 * 1024,
 } as const;
+
+/** Changelog topics keep the latest value per key. */
+const CHANGELOG_TOPIC_CONFIGS = { 'cleanup.policy': 'compact' } as const;
 
 /** Repartition topics hold data in transit: deleted by retention, never compacted; the written timestamp is kept. */
 const REPARTITION_TOPIC_CONFIGS = { 'cleanup.policy': 'delete', 'message.timestamp.type': 'CreateTime' } as const;
@@ -124,7 +169,18 @@ export class StreamsApp {
   private readonly log: StreamLog;
   private readonly ownsLog: boolean;
   private readonly scheduler: Scheduler;
-  private readonly settings: Required<Omit<AppOptions, 'log' | 'scheduler' | 'instanceId' | 'processingGuarantee' | 'applicationId'>>;
+  private readonly settings: Required<
+    Omit<AppOptions, 'log' | 'scheduler' | 'instanceId' | 'processingGuarantee' | 'applicationId' | 'stateDir' | 'stateStoreFactory' | 'onRestore'>
+  >;
+  private readonly stateDir: string;
+  private readonly stateBudget: MemoryBudget;
+  private readonly stateStoreFactory: StateStoreFactory;
+  private readonly onRestore: (progress: RestoreProgress) => void;
+  /** Stateful processing under way (exactly_once: a commit waits for it, so its flush holds whole batches). */
+  private statefulProcessing = 0;
+  private statefulIdle: Array<() => void> = [];
+  /** The closing of the task states at a revocation; the next assignment waits for it. */
+  private revoking: Promise<void> = Promise.resolve();
   private readonly transactionalId: string;
   private readonly stateSubject = new BehaviorSubject<AppState>('CREATED');
   private failure: Error | undefined;
@@ -173,6 +229,7 @@ export class StreamsApp {
       fromBeginning: options.fromBeginning ?? true,
       transactionTimeoutMs: options.transactionTimeoutMs ?? DEFAULTS.transactionTimeoutMs,
       shutdownOnSignals: options.shutdownOnSignals ?? true,
+      stateMemoryBytes: options.stateMemoryBytes ?? DEFAULTS.stateMemoryBytes,
     };
     validateErrorPolicy(this.settings.deserializationErrors, 'deserializationErrors');
     validateErrorPolicy(this.settings.processingErrors, 'processingErrors');
@@ -185,6 +242,12 @@ export class StreamsApp {
       throw new RangeError('inFlightRecordsLowWaterMark must be below inFlightRecordsHighWaterMark');
     }
     if (this.settings.partitionsConcurrentlyMax < 1) throw new RangeError('partitionsConcurrentlyMax must be at least 1');
+    if (this.settings.stateMemoryBytes < 1) throw new RangeError('stateMemoryBytes must be at least 1');
+    this.stateDir = options.stateDir ?? DEFAULTS.stateDir;
+    if (typeof this.stateDir !== 'string' || this.stateDir.length === 0) throw new RangeError('stateDir must be a directory path');
+    this.stateBudget = new MemoryBudget({ totalBytes: this.settings.stateMemoryBytes });
+    this.stateStoreFactory = options.stateStoreFactory ?? ((store) => new RocksDbStore(store));
+    this.onRestore = options.onRestore ?? (() => undefined);
     this.transactionalId = `${this.applicationId}-${options.instanceId ?? randomUUID()}`;
     this.scheduler = options.scheduler ?? systemScheduler;
     const { log, owned } = openLog(options.log, this.applicationId);
@@ -204,6 +267,50 @@ export class StreamsApp {
       timestampExtractor: options.timestamp as ((record: AnyRecord) => number) | undefined,
     });
     return new KStream<K, V>(this.topology, nodeId);
+  }
+
+  /**
+   * A table read from a topic: the latest value per key (a null value deletes the key),
+   * materialised in the store `name` (default `<topic>-table`) with its own changelog topic. Each
+   * update is emitted downstream as it is applied (see the README, "Stateful processing").
+   */
+  table<K, V>(topic: string, options: TableOptions<K, V>): KTable<K, V> {
+    if (typeof topic !== 'string' || topic.length === 0) throw new RangeError('table() needs a topic name');
+    const name = options.name ?? `${topic}-table`;
+    const source = this.stream(topic, { key: options.key, value: options.value });
+    const nodeId = this.topology.addStatefulNode(
+      source.nodeId,
+      { name, keySerde: options.key as Serde<unknown>, valueSerde: options.value as Serde<unknown> },
+      ([input], context) => (input as Observable<AnyRecord>).pipe(latestByKey(context, name)),
+    );
+    return new KTable<K, V>(this.topology, nodeId, name);
+  }
+
+  /**
+   * Interactive queries on a store of this app (count/reduce/aggregate/table names): reads the
+   * stores of the tasks this instance runs now, through their caches (uncommitted writes included).
+   * Local only: keys in tasks of other instances are not found here.
+   */
+  store<K, V>(name: string): ReadOnlyKeyValueStore<K, V> {
+    if (!this.topology.stores.some((spec) => spec.name === name)) throw new RangeError(`the app has no store named "${name}"`);
+    const instances = () => [...this.tasks.values()].flatMap((task) => {
+      const store = task.state?.queryable(name);
+      return store === undefined ? [] : [store];
+    });
+    const range = async function* (from?: K, to?: K): AsyncIterable<KeyValue<K, V>> {
+      for (const store of instances()) yield* store.range(from, to) as AsyncIterable<KeyValue<K, V>>;
+    };
+    return {
+      get: async (key) => {
+        for (const store of instances()) {
+          const value = await store.getAsync(key);
+          if (value !== null) return value as V;
+        }
+        return undefined;
+      },
+      range,
+      all: () => range(),
+    };
   }
 
   get state(): AppState {
@@ -228,6 +335,7 @@ export class StreamsApp {
       commitLatencyMsLast: this.commitStats.latencyMsLast,
       commitLatencyMsMax: this.commitStats.latencyMsMax,
       tasks: [...this.tasks.values()].map((task) => task.metrics(now)).sort((a, b) => a.taskId.localeCompare(b.taskId)),
+      stateMemory: this.stateBudget.snapshot(),
     };
   }
 
@@ -272,6 +380,7 @@ export class StreamsApp {
       const subTopologies = this.topology.subTopologies(topicsBySource);
       for (const subTopology of subTopologies) for (const topic of subTopology.topics) this.subTopologyByTopic.set(topic, subTopology);
       await this.createRepartitionTopics(subTopologies);
+      await this.prepareStateStores(subTopologies);
       // Fail early on a missing input topic rather than wait for an assignment that never comes.
       for (const topic of this.subTopologyByTopic.keys()) await this.partitionCount(topic);
       this.processor = new BatchProcessor({
@@ -327,6 +436,11 @@ export class StreamsApp {
       } catch (error) {
         this.failure ??= asError(error);
       }
+      await this.revoking;
+      // A clean close checkpoints the stores: the next start restores only what came after.
+      await this.closeTaskStates(this.failure === undefined).catch((error: unknown) => {
+        this.failure ??= asError(error);
+      });
       await this.releaseClients();
       if (this.failure !== undefined) this.transition('ERROR');
       else this.transition('NOT_RUNNING');
@@ -353,7 +467,11 @@ export class StreamsApp {
     this.firstAssignment?.reject(error);
     if (this.state !== 'PENDING_SHUTDOWN') {
       this.transition('ERROR');
-      void this.releaseClients().finally(() => this.stateSubject.complete());
+      // No checkpoint: under exactly_once the next start wipes the local state and restores it.
+      void this.closeTaskStates(false)
+        .catch(() => undefined)
+        .then(() => this.releaseClients())
+        .finally(() => this.stateSubject.complete());
     }
   }
 
@@ -396,6 +514,86 @@ export class StreamsApp {
     }
   }
 
+  /**
+   * Refuses a topology that would orphan state, then creates each store's changelog topic
+   * (compacted, with the partition count of its sub-topology's input) and refuses one that exists
+   * with another count: partition n of the changelog belongs to task n.
+   */
+  private async prepareStateStores(subTopologies: readonly SubTopology[]): Promise<void> {
+    const stores = this.topology.stores;
+    await checkStoresAndRecord({
+      appDirectory: join(this.stateDir, this.applicationId),
+      applicationId: this.applicationId,
+      storeNames: stores.map((store) => store.name),
+      changelogTopic: (store) => changelogTopicName(this.applicationId, store),
+      topicExists: (topic) => this.log.partitionCount(topic).then(
+        () => true,
+        () => false,
+      ),
+    });
+    const topics: Array<{ name: string; partitions: number; configs: typeof CHANGELOG_TOPIC_CONFIGS }> = [];
+    for (const subTopology of subTopologies) {
+      if (subTopology.stores.length === 0) continue;
+      let partitions = 0;
+      for (const topic of subTopology.topics) partitions = Math.max(partitions, await this.partitionCount(topic));
+      for (const store of subTopology.stores) topics.push({ name: changelogTopicName(this.applicationId, store.name), partitions, configs: CHANGELOG_TOPIC_CONFIGS });
+    }
+    for (const { name } of topics) {
+      if (name.length > TOPIC_NAME_LENGTH_MAX) throw new Error(`the changelog topic name "${name}" is longer than ${TOPIC_NAME_LENGTH_MAX} characters: use a shorter store name`);
+    }
+    await this.log.createTopics(topics);
+    for (const { name, partitions } of topics) {
+      const existing = await this.log.partitionCount(name);
+      if (existing !== partitions) {
+        throw new Error(
+          `the changelog topic "${name}" has ${existing} partitions, but its store's input has ${partitions}: ` +
+            `the input's partition count changed; reset the app's state (delete the topic and the state directory) to rebuild it`,
+        );
+      }
+    }
+  }
+
+  /** Opens and restores the stores of a task (once per assignment); batches wait for it. */
+  private openTaskState(task: StreamTask): void {
+    if (task.subTopology.stores.length === 0) return;
+    const state = new TaskState({
+      applicationId: this.applicationId,
+      taskId: task.taskId,
+      partition: task.partition,
+      directory: join(this.stateDir, this.applicationId, task.taskId),
+      specs: task.subTopology.stores,
+      budget: this.stateBudget,
+      storeFactory: this.stateStoreFactory,
+      exactlyOnce: this.processingGuarantee === 'exactly_once',
+      onCommitNeeded: () => {
+        this.commit().catch(() => undefined);
+      },
+      onRestore: (progress) => this.onRestore(progress),
+    });
+    task.state = state;
+    task.stateReady = state.open(this.log).then(() => task.restoredRecordsAdd(state.restoredRecords));
+    // A failed restore fails the app; batches waiting on it see the failure.
+    task.stateReady.catch((error: unknown) => this.fail(asError(error)));
+  }
+
+  /**
+   * Closes the stores of every task (at a revocation, at close, on failure). `clean`: everything
+   * was committed, so a checkpoint may name the changelogs' ends.
+   */
+  private async closeTaskStates(clean: boolean): Promise<void> {
+    const closing: Array<Promise<void>> = [];
+    for (const task of this.taskRegistry.values()) {
+      const state = task.state;
+      if (state === undefined) continue;
+      task.state = undefined;
+      const checkpoint = clean && task.pending().length === 0;
+      closing.push(task.stateReady.catch(() => undefined).then(() => state.close(this.log, checkpoint)));
+    }
+    const results = await Promise.allSettled(closing);
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined) throw asError(failed.reason);
+  }
+
   private partitionCount(topic: string): Promise<number> {
     let count = this.partitionCounts.get(topic);
     if (count === undefined) {
@@ -408,6 +606,9 @@ export class StreamsApp {
 
   private async onAssigned(partitions: readonly TopicPartition[]): Promise<void> {
     this.generation += 1;
+    await this.revoking;
+    // Stores still open (an assignment without a revocation first): close them; they reopen below from their checkpoints.
+    await this.closeTaskStates(this.failure === undefined && [...this.tasks.values()].every((task) => task.pending().length === 0));
     if (this.processingGuarantee === 'exactly_once' && this.producer !== undefined) {
       // Outputs of batches from before the rebalance that no commit covered: positions go back
       // to the committed offsets, so those outputs must go too.
@@ -431,20 +632,34 @@ export class StreamsApp {
       tasks.set(taskId, task);
     }
     this.tasks = tasks;
+    for (const task of tasks.values()) this.openTaskState(task);
+    // Restores run before the app reports RUNNING (and, where the log awaits this callback, before fetching).
+    await Promise.allSettled([...tasks.values()].map((task) => task.stateReady));
+    if (this.failure !== undefined) return;
     // Pauses from before the rebalance belong to reset tasks: every assigned partition fetches again.
     if (partitions.length > 0) this.consumer?.resume(partitions);
     this.transition('RUNNING');
     this.firstAssignment?.resolve();
   }
 
-  private async onRevoked(): Promise<void> {
+  private onRevoked(): Promise<void> {
     this.generation += 1;
     this.transition('REBALANCING');
-    try {
-      await this.commit();
-    } catch {
-      // A commit refused at a rebalance (an old generation) means the records are processed again.
-    }
+    // Set at once: an assignment that comes before this settles (kafkajs does not await it) waits for it.
+    this.revoking = (async () => {
+      let committed = true;
+      try {
+        await this.commit();
+      } catch {
+        // A commit refused at a rebalance (an old generation) means the records are processed again.
+        committed = false;
+      }
+      // Eager rebalancing: every task is given up, its stores closed (with a checkpoint when the
+      // commit went through); a task assigned again reopens them and restores only the tail.
+      await Promise.allSettled([...this.handlersUnderWay]);
+      await this.closeTaskStates(committed && this.failure === undefined);
+    })().catch((error: unknown) => this.fail(asError(error)));
+    return this.revoking;
   }
 
   private onBatch(batch: FetchedBatch): Promise<void> {
@@ -464,15 +679,55 @@ export class StreamsApp {
     const recordCount = batch.records.length;
     const lastOffset = batch.records.at(-1)?.offset ?? batch.nextOffset - 1n;
     task.fetched(recordCount, Math.max(0, Number(batch.highWatermark - lastOffset - 1n)), batch.topic);
+    const stateful = task.subTopology.stores.length > 0;
+    if (stateful) {
+      await task.stateReady;
+      // exactly_once: a commit's flush must hold the state writes of exactly the batches whose
+      // offsets it commits, so stateful processing does not overlap a commit (see commitOnce).
+      if (this.processingGuarantee === 'exactly_once') while (this.emitGate !== undefined) await this.emitGate;
+      this.statefulProcessing += 1;
+    }
+    try {
+      if (!(await this.processAndEmit(task, batch, generation, taskEpoch, recordCount))) return;
+    } finally {
+      if (stateful) {
+        this.statefulProcessing -= 1;
+        if (this.statefulProcessing === 0) for (const resolve of this.statefulIdle.splice(0)) resolve();
+      }
+    }
+    if (task.inFlightRecords > this.settings.inFlightRecordsHighWaterMark) {
+      // Above the high-water mark: commit now, and hold this partition (the log fetches it again
+      // only after this handler) until the commit is done. Should the task still be above the mark
+      // (acknowledgements outstanding), its partitions stay paused until a commit brings it below the low one.
+      await this.commit().catch(() => undefined);
+      if (task.inFlightRecords > this.settings.inFlightRecordsHighWaterMark && !task.paused && this.tasks.get(task.taskId) === task) {
+        task.paused = true;
+        this.consumer?.pause(task.inputPartitions());
+      }
+    }
+  }
 
-    const processed = await this.processor.process(task, batch);
-    while (this.emitGate !== undefined) await this.emitGate;
+  /** Runs the batch and hands its outputs to the producer; false when the batch was dropped (a rebalance, a failure). */
+  private async processAndEmit(task: StreamTask, batch: FetchedBatch, generation: number, taskEpoch: number, recordCount: number): Promise<boolean> {
+    const state = task.state;
+    let processed: Awaited<ReturnType<BatchProcessor['process']>>;
+    try {
+      processed = await this.processor!.process(task, batch);
+    } catch (error) {
+      // The task's stores were closed under the batch (a revocation): the batch is dropped, not a failure.
+      if (state !== undefined && task.state !== state && generation !== this.generation) {
+        task.dropped(recordCount, taskEpoch);
+        return false;
+      }
+      throw error;
+    }
+    if (task.subTopology.stores.length === 0) while (this.emitGate !== undefined) await this.emitGate;
     if (generation !== this.generation || this.failure !== undefined || this.tasks.get(task.taskId) !== task) {
       task.dropped(recordCount, taskEpoch);
-      return;
+      return false;
     }
     // From here to addUncommitted nothing awaits: a commit sees the batch whole or not at all.
-    const acknowledged = this.producer.send(processed.records);
+    const acknowledged = this.producer!.send(processed.records);
     const uncommitted: UncommittedBatch = {
       topic: batch.topic,
       partition: batch.partition,
@@ -489,17 +744,7 @@ export class StreamsApp {
     );
     task.addUncommitted(uncommitted);
     task.produced(processed.outputCount, processed.skipped, processed.deadLettered);
-
-    if (task.inFlightRecords > this.settings.inFlightRecordsHighWaterMark) {
-      // Above the high-water mark: commit now, and hold this partition (the log fetches it again
-      // only after this handler) until the commit is done. Should the task still be above the mark
-      // (acknowledgements outstanding), its partitions stay paused until a commit brings it below the low one.
-      await this.commit().catch(() => undefined);
-      if (task.inFlightRecords > this.settings.inFlightRecordsHighWaterMark && !task.paused && this.tasks.get(task.taskId) === task) {
-        task.paused = true;
-        this.consumer?.pause(task.inputPartitions());
-      }
-    }
+    return true;
   }
 
   /**
@@ -535,12 +780,20 @@ export class StreamsApp {
     let openGate: (() => void) | undefined;
     if (exactlyOnce) this.emitGate = new Promise<void>((resolve) => (openGate = resolve));
     try {
+      // exactly_once: stateful batches that started before the gate finish first (none starts after).
+      if (exactlyOnce && this.statefulProcessing > 0) await new Promise<void>((resolve) => this.statefulIdle.push(resolve));
       const tasks = [...this.tasks.values()];
       const snapshot = new Map<StreamTask, UncommittedBatch[]>(tasks.map((task) => [task, [...task.pending()]]));
       const all = [...snapshot.values()].flat();
       if (all.length === 0) return;
       // Outputs first: an offset is committed only once every output derived from it is acknowledged.
       await Promise.all(all.map((batch) => batch.acknowledged));
+      // Then the state: each cache's dirty entries to its store and, as changelog records, to the
+      // log (exactly_once: into the transaction), acknowledged before the input offsets commit.
+      const changelog: OutgoingRecord[] = [];
+      // Changelog records carry the task's stream time (the log needs a wall-clock time; the scheduler's is monotonic).
+      for (const task of tasks) if (task.state !== undefined) changelog.push(...(await task.state.flush(Math.max(0, task.streamTimeMs))));
+      if (changelog.length > 0) await this.producer.send(changelog);
       const offsets = new Map<string, OffsetToCommit>();
       for (const batch of all) {
         const key = topicPartitionKey(batch);

@@ -4,6 +4,7 @@ import type { Serde, SerdeRole } from '../serde/serde.js';
 import { isRepartitionTopic, repartitionTopicName, type AnyRecord, type SinkOutput, type SourceSpec, type SubTopology, type Topology } from '../topology/topology.js';
 import { deadLetterHeaders, RecordFailedError, type ErrorPolicy, type FailureStage } from './error-policy.js';
 import type { StreamTask } from './task.js';
+import type { StatefulRun } from './task-state.js';
 
 export interface ProcessedBatch {
   /** Outputs and dead letters, in the order they are to be written. */
@@ -50,13 +51,16 @@ export class BatchProcessor {
     for (const source of sources) inputs.set(source.sourceId, await this.deserialize(source, batch, task, outcome));
 
     let outputs: SinkOutput[];
+    const run = task.state?.beginRun();
     try {
-      outputs = await this.options.topology.run(subTopology, inputs);
+      outputs = await this.options.topology.run(subTopology, inputs, run);
     } catch (error) {
+      // State written by the failed run is put back: the run's records are processed again below (or not at all).
+      run?.rollback();
       if (this.options.processingErrors === 'fail') {
         throw new RecordFailedError({ stage: 'processing', error, topic: batch.topic, partition: batch.partition, offset: firstOffset(inputs) });
       }
-      outputs = await this.isolateFailures(subTopology, inputs, batch, rawByOffset, outcome);
+      outputs = await this.isolateFailures(task, inputs, batch, rawByOffset, outcome);
     }
     await this.serialize(outputs, batch, rawByOffset, outcome);
     return outcome;
@@ -108,7 +112,7 @@ export class BatchProcessor {
    * one-record batches, and side effects of the records before the failure run twice).
    */
   private async isolateFailures(
-    subTopology: SubTopology,
+    task: StreamTask,
     inputs: ReadonlyMap<number, readonly AnyRecord[]>,
     batch: FetchedBatch,
     rawByOffset: ReadonlyMap<bigint, LogRecord>,
@@ -117,9 +121,11 @@ export class BatchProcessor {
     const outputs: SinkOutput[] = [];
     for (const [sourceId, records] of inputs) {
       for (const record of records) {
+        const run: StatefulRun | undefined = task.state?.beginRun();
         try {
-          outputs.push(...(await this.options.topology.run(subTopology, new Map([[sourceId, [record]]]))));
+          outputs.push(...(await this.options.topology.run(task.subTopology, new Map([[sourceId, [record]]]), run)));
         } catch (error) {
+          run?.rollback();
           await this.fail('processing', this.options.processingErrors, rawByOffset.get(record.offset)!, batch, error, outcome);
         }
       }

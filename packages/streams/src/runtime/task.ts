@@ -1,5 +1,6 @@
 import type { TopicPartition } from '../log/stream-log.js';
 import type { SubTopology } from '../topology/topology.js';
+import type { TaskState } from './task-state.js';
 
 /** A batch whose outputs were handed to the producer, waiting for its acknowledgement and the next commit. */
 export interface UncommittedBatch extends TopicPartition {
@@ -32,6 +33,8 @@ export interface TaskMetrics {
   readonly commitLatencyMsLast: number;
   /** Records processed per second, over the task's life. */
   readonly recordsPerSecond: number;
+  /** Changelog records applied to this task's stores by restores, over the task's life. */
+  readonly restoredRecords: number;
 }
 
 /**
@@ -59,6 +62,11 @@ export class StreamTask {
   paused = false;
   /** Bumped by `reset()`: a batch fetched before a reset no longer counts against the task. */
   epoch = 0;
+  /** The task's state stores while it is assigned (undefined for a stateless sub-topology or a revoked task). */
+  state: TaskState | undefined;
+  /** Settles when the stores are open and restored; batches wait for it. */
+  stateReady: Promise<void> = Promise.resolve();
+  private restoredTotal = 0;
 
   constructor(
     readonly subTopology: SubTopology,
@@ -129,6 +137,10 @@ export class StreamTask {
     this.counters.commitLatencyMsLast = latencyMs;
   }
 
+  restoredRecordsAdd(count: number): void {
+    this.restoredTotal += count;
+  }
+
   /** At a rebalance: positions go back to the committed offsets, so nothing uncommitted survives. */
   reset(): void {
     this.epoch += 1;
@@ -150,6 +162,7 @@ export class StreamTask {
       inFlightRecords: this.inFlight,
       lag,
       recordsPerSecond: this.counters.recordsIn / elapsedSeconds,
+      restoredRecords: this.restoredTotal,
     };
   }
 }

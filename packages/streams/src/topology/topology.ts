@@ -70,7 +70,47 @@ export interface SinkOutput {
   readonly record: AnyRecord;
 }
 
-type NodeBuild = (parents: ReadonlyArray<Observable<unknown>>) => Observable<unknown>;
+/**
+ * A state store as a stateful node sees it during one batch: `update` takes the keys the batch
+ * will touch, reads those not cached with one `getMany`, then runs `apply` synchronously with
+ * `get`/`put` on the cache (reading a key not named throws: a bug, never a silent "absent").
+ * Concurrent batches of one task take turns (one `update` at a time per store).
+ */
+export interface TaskStore<K = unknown, V = unknown> {
+  readonly name: string;
+  update<R>(keys: Iterable<K>, apply: (view: StoreView<K, V>) => R): Promise<R>;
+}
+
+export interface StoreView<K, V> {
+  get(key: K): V | null;
+  /** `null` deletes the key. */
+  put(key: K, value: V | null): void;
+}
+
+/** What a node's build gets besides its parents: the task's stores. */
+export interface RunContext {
+  store(name: string): TaskStore;
+}
+
+/** A key-value store a stateful node owns: one per task, backed by `<applicationId>-<name>-changelog`. */
+export interface StoreSpec {
+  readonly name: string;
+  /** The stateful node that reads and writes it. */
+  readonly nodeId: number;
+  readonly keySerde: Serde<unknown>;
+  readonly valueSerde: Serde<unknown>;
+}
+
+/** Store names become part of a topic and a directory name: Kafka's legal topic characters only. */
+const STORE_NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
+
+const NO_STORES: RunContext = {
+  store(name) {
+    throw new Error(`the store "${name}" is not available here: stateful steps run inside an app's tasks`);
+  },
+};
+
+type NodeBuild = (parents: ReadonlyArray<Observable<unknown>>, context: RunContext) => Observable<unknown>;
 
 interface TopologyNode {
   readonly nodeId: number;
@@ -90,6 +130,8 @@ export interface SubTopology {
   readonly sinks: readonly SinkSpec[];
   /** The concrete topics its sources read (patterns resolved). */
   readonly topics: ReadonlySet<string>;
+  /** The state stores of its stateful nodes: each task of the sub-topology has its own instance. */
+  readonly stores: readonly StoreSpec[];
 }
 
 export class Topology {
@@ -98,6 +140,7 @@ export class Topology {
   private readonly sinkSpecs: SinkSpec[] = [];
   private readonly consumerCounts: number[] = [];
   private readonly repartitions: RepartitionTopic[] = [];
+  private readonly storeSpecs: StoreSpec[] = [];
   private frozen = false;
 
   addSource(spec: Omit<SourceSpec, 'sourceId' | 'nodeId'>): number {
@@ -166,6 +209,26 @@ export class Topology {
     return nodeId;
   }
 
+  /**
+   * A stateful node: `build` gets its parent and the run context (the task's stores). The store
+   * name must be unique in the app: it names the changelog topic and the store's directory.
+   */
+  addStatefulNode(parent: number, store: Omit<StoreSpec, 'nodeId'>, build: NodeBuild): number {
+    if (typeof store.name !== 'string' || !STORE_NAME_PATTERN.test(store.name)) {
+      throw new RangeError(`the store name ${JSON.stringify(store.name)} must be non-empty and hold only letters, digits, '.', '_' and '-'`);
+    }
+    if (this.storeSpecs.some((spec) => spec.name === store.name)) {
+      throw new RangeError(`a store named "${store.name}" exists already in this app: give each stateful step its own name`);
+    }
+    const nodeId = this.addNode([parent], build);
+    this.storeSpecs.push({ ...store, nodeId });
+    return nodeId;
+  }
+
+  get stores(): readonly StoreSpec[] {
+    return this.storeSpecs;
+  }
+
   /** The app's internal repartition topics, in the order they were defined. */
   get repartitionTopics(): readonly RepartitionTopic[] {
     return this.repartitions;
@@ -229,6 +292,7 @@ export class Topology {
         sources,
         sinks: this.sinkSpecs.filter((sink) => members.has(sink.nodeId)),
         topics,
+        stores: this.storeSpecs.filter((store) => members.has(store.nodeId)),
       });
     }
     return result;
@@ -290,7 +354,8 @@ export class Topology {
         const node = this.nodes[nodeId]!;
         if (node.sourceId !== undefined) return { nodeId, kind: 'source', parents: [], topics: topicsBySource.get(node.sourceId)! };
         if (node.sink !== undefined) return { nodeId, kind: 'sink', parents: node.parents, topics: [label(node.sink.topic)] };
-        return { nodeId, kind: 'processor', parents: node.parents, topics: [] };
+        const stores = this.storeSpecs.filter((store) => store.nodeId === nodeId).map((store) => store.name);
+        return { nodeId, kind: 'processor', parents: node.parents, topics: [], ...(stores.length > 0 ? { stores } : {}) };
       }),
     }));
     return new TopologyDescription(
@@ -304,7 +369,7 @@ export class Topology {
    * every record that reached a sink once the graph completes (asynchronous operators included);
    * rejects with the first error any operator raised.
    */
-  run(subTopology: SubTopology, inputs: ReadonlyMap<number, readonly AnyRecord[]>): Promise<SinkOutput[]> {
+  run(subTopology: SubTopology, inputs: ReadonlyMap<number, readonly AnyRecord[]>, context: RunContext = NO_STORES): Promise<SinkOutput[]> {
     const subjects = new Map<number, Subject<AnyRecord>>();
     const instances = new Map<number, Observable<unknown>>();
     const instantiate = (nodeId: number): Observable<unknown> => {
@@ -317,7 +382,7 @@ export class Topology {
         subjects.set(node.sourceId, subject);
         observable = subject;
       } else {
-        observable = node.build(node.parents.map(instantiate));
+        observable = node.build(node.parents.map(instantiate), context);
       }
       if (this.consumerCounts[nodeId]! > 1) observable = observable.pipe(share());
       instances.set(nodeId, observable);
@@ -359,6 +424,8 @@ export interface NodeDescription {
   readonly parents: readonly number[];
   /** What a source reads or a sink writes (empty for a processor). */
   readonly topics: readonly string[];
+  /** The state stores of a stateful processor. */
+  readonly stores?: readonly string[];
 }
 
 export interface SubTopologyDescription {
@@ -383,7 +450,8 @@ export class TopologyDescription {
       for (const node of subTopology.nodes) {
         const from = node.parents.length > 0 ? ` <- ${node.parents.join(', ')}` : '';
         const topics = node.topics.length > 0 ? ` [${node.topics.join(', ')}]` : '';
-        lines.push(`  ${node.kind} ${node.nodeId}${from}${topics}`);
+        const stores = node.stores !== undefined ? ` (stores: ${node.stores.join(', ')})` : '';
+        lines.push(`  ${node.kind} ${node.nodeId}${from}${topics}${stores}`);
       }
     }
     for (const topic of this.repartitionTopics) {
