@@ -34,7 +34,18 @@ export { app, StreamsApp } from './runtime/app.js';
 export type { AppOptions, StreamOptions, AppMetrics, ProcessingGuarantee, TableOptions, ReadOnlyKeyValueStore } from './runtime/app.js';
 export type { RestoreProgress, StateStoreFactory } from './runtime/task-state.js';
 export { KTable } from './dsl/ktable.js';
+export { GlobalKTable } from './dsl/global-ktable.js';
+export { JoinWindows } from './dsl/joins/join-windows.js';
+export type { JoinKind } from './dsl/joins/join-kind.js';
+export type { StreamJoinOptions, TableJoinOptions } from './dsl/joins/join-nodes.js';
 export { KGroupedStream } from './dsl/kgrouped-stream.js';
+export { TimeWindows, SlidingWindows, SessionWindows } from './dsl/windows/windows.js';
+export type { Windowed, WindowBounds } from './dsl/windows/windows.js';
+export { TimeWindowedKStream, SessionWindowedKStream } from './dsl/windows/windowed-kstreams.js';
+export type { WindowedStoreOptions, WindowedAggregateOptions } from './dsl/windows/windowed-kstreams.js';
+export { untilWindowCloses } from './dsl/windows/suppressed.js';
+export type { Suppressed } from './dsl/windows/suppressed.js';
+export { timeWindowedSerde, sessionWindowedSerde, windowedKey } from './dsl/windows/windowed-serde.js';
 export type { GroupedOptions, GroupByOptions, StoreNameOptions, AggregateOptions } from './dsl/kgrouped-stream.js';
 export type { AppState } from './runtime/lifecycle.js';
 export { definePipeline } from './runtime/pipeline-file.js';
@@ -61,7 +72,7 @@ export { EmbeddedLog } from './log/embedded-log.js';
 export type { EmbeddedLogOptions } from './log/embedded-log.js';
 export { openLog, DEFAULT_DATA_DIR } from './log/open-log.js';
 export type { LogOption } from './log/open-log.js';
-export { topicPartitionKey } from './log/stream-log.js';
+export { topicPartitionKey, GroupRebalancedError } from './log/stream-log.js';
 export type {
   StreamLog,
   GroupConsumer,

@@ -54,6 +54,7 @@ const TRANSACTION_TIMEOUT_MS_DEFAULT = 60_000;
  */
 export class EmbeddedLog implements StreamLog {
   readonly name = 'embedded';
+  readonly awaitsRevocation = true;
   private broker: RunningBroker | undefined;
   private readonly ownsBroker: boolean;
   private connection: BrokerConnection | undefined;

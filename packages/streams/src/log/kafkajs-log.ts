@@ -28,6 +28,7 @@ import type {
   StreamLog,
   TopicPartition,
 } from './stream-log.js';
+import { GroupRebalancedError } from './stream-log.js';
 import { KafkajsPartitionReader } from './kafkajs-partition-reader.js';
 
 /**
@@ -68,6 +69,7 @@ const PRODUCE_REQUEST_BYTES_MAX_DEFAULT = 512 * 1024;
 
 export class KafkajsLog implements StreamLog {
   readonly name = 'kafkajs';
+  readonly awaitsRevocation = false;
   private readonly kafka: Kafka;
   private readonly admin: Admin;
   private readonly produceRequestBytesMax: number;
@@ -239,7 +241,9 @@ class KafkajsGroupConsumer implements GroupConsumer {
 
   async commitOffsets(offsets: readonly OffsetToCommit[]): Promise<void> {
     if (offsets.length === 0) return;
-    await this.consumer.commitOffsets(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: offset.toString() })));
+    await this.consumer
+      .commitOffsets(offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: offset.toString() })))
+      .catch((error: unknown) => rethrowRebalance(error, this.options.groupId, 'committing offsets'));
   }
 
   groupMetadata(): GroupMetadata {
@@ -251,6 +255,24 @@ class KafkajsGroupConsumer implements GroupConsumer {
     this.closed = true;
     await this.consumer.disconnect();
   }
+}
+
+/** kafkajs's types for the codes that mean "the group moved on", and its messages for them (a NonRetriable wrapper keeps only the message). */
+const REBALANCE_TYPES: ReadonlySet<string> = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']);
+const REBALANCE_MESSAGES: readonly string[] = [
+  'Specified group generation id is not valid',
+  'The coordinator is not aware of this member',
+  'The group is rebalancing, so a rejoin is needed',
+];
+
+function rethrowRebalance(error: unknown, groupId: string, action: string): never {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const type = (current as { type?: unknown }).type;
+    if ((typeof type === 'string' && REBALANCE_TYPES.has(type)) || REBALANCE_MESSAGES.some((message) => current instanceof Error && current.message.includes(message))) {
+      throw new GroupRebalancedError(`${action} for group "${groupId}" was refused: the group has rebalanced (${current.message})`, { cause: error });
+    }
+  }
+  throw error;
 }
 
 function toFetchedBatch(batch: Batch): FetchedBatch {
@@ -395,7 +417,9 @@ class KafkajsProducer implements LogProducer {
     const transaction = this.openTransaction();
     await this.idle();
     if (offsets.length === 0) return;
-    await transaction.sendOffsets({ consumerGroupId: group.groupId, topics: groupOffsetsByTopic(offsets) });
+    await transaction
+      .sendOffsets({ consumerGroupId: group.groupId, topics: groupOffsetsByTopic(offsets) })
+      .catch((error: unknown) => rethrowRebalance(error, group.groupId, 'sending offsets to the transaction'));
   }
 
   async commitTransaction(): Promise<void> {

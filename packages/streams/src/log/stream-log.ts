@@ -183,6 +183,12 @@ export interface ReadPartitionOptions extends TopicPartition {
 export interface StreamLog {
   /** A short name for logs and metrics, e.g. `kafkajs`. */
   readonly name: string;
+  /**
+   * Whether `onRevoked` is awaited before the member rejoins. Only then does a commit made in it
+   * land before the partitions' next owner reads the committed offsets; otherwise (kafkajs) such a
+   * commit may land after, and the records it covers are processed twice.
+   */
+  readonly awaitsRevocation: boolean;
   connect(): Promise<void>;
   /** The partition count of a topic; rejects when the topic does not exist. */
   partitionCount(topic: string): Promise<number>;
@@ -198,6 +204,16 @@ export interface StreamLog {
   /** One partition's batches from `fromOffset` to `toOffset`, outside any group (see part 7). */
   readPartition(options: ReadPartitionOptions): AsyncIterable<FetchedBatch>;
   close(): Promise<void>;
+}
+
+/**
+ * A commit refused because the group has moved on to a generation this member is not part of
+ * (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID), from
+ * `commitOffsets` or `sendOffsetsToTransaction`. Not a failure of the app: the records whose
+ * offsets it carried are delivered again, to whichever member owns them after the rebalance.
+ */
+export class GroupRebalancedError extends Error {
+  override readonly name: string = 'GroupRebalancedError';
 }
 
 export function topicPartitionKey(topicPartition: TopicPartition): string {

@@ -7,6 +7,7 @@ import { latestByKey } from '../dsl/operators/latest-by-key.js';
 import type { StreamRecord } from '../dsl/stream-record.js';
 import { openLog, type LogOption } from '../log/open-log.js';
 import {
+  GroupRebalancedError,
   topicPartitionKey,
   type FetchedBatch,
   type GroupConsumer,
@@ -26,10 +27,14 @@ import { BatchProcessor } from './batch-processor.js';
 import { validateErrorPolicy, type ErrorPolicy } from './error-policy.js';
 import { canTransition, type AppState } from './lifecycle.js';
 import { systemScheduler, type Scheduler } from './scheduler.js';
+import { startIdleStreamTimeAdvance } from './idle-stream-time.js';
 import { processShutdownSignals } from './shutdown-signals.js';
 import { StreamTask, type TaskMetrics, type UncommittedBatch } from './task.js';
 import { checkStoresAndRecord } from './state-directory.js';
 import { TaskState, type RestoreProgress, type StateStoreFactory } from './task-state.js';
+import { GlobalKTable } from '../dsl/global-ktable.js';
+import { checkCopartitioning } from '../dsl/joins/copartitioning.js';
+import { GlobalTables } from './global-table.js';
 
 export type ProcessingGuarantee = 'at_least_once' | 'exactly_once';
 
@@ -69,6 +74,13 @@ export interface AppOptions {
   readonly instanceId?: string;
   readonly transactionTimeoutMs?: number;
   readonly scheduler?: Scheduler;
+  /**
+   * Idle advance of stream time (default 0: off): a stateful task that received no record for this
+   * long has its stream time advanced by the wall-clock time elapsed, so windows (and
+   * `suppress(untilWindowCloses())`) close on a quiet partition. Trades determinism for liveness:
+   * see "Windows" in the README.
+   */
+  readonly streamTimeIdleAdvanceMs?: number;
   /**
    * On SIGINT/SIGTERM, close the app gracefully (finish the batches under way, commit, leave the
    * group), then let the signal end the process; a second signal exits at once. Default true.
@@ -166,6 +178,7 @@ export class StreamsApp {
   readonly applicationId: string;
   readonly processingGuarantee: ProcessingGuarantee;
   private readonly topology = new Topology();
+  private readonly globalTables = new GlobalTables();
   private readonly log: StreamLog;
   private readonly ownsLog: boolean;
   private readonly scheduler: Scheduler;
@@ -197,10 +210,20 @@ export class StreamsApp {
   private generation = 0;
   private readonly handlersUnderWay = new Set<Promise<void>>();
   private committing: Promise<void> | undefined;
+  /**
+   * Set when the group refused a commit (it rebalanced without this member): nothing commits
+   * until the next assignment resets the positions. Under exactly_once the refused commit's
+   * transaction is aborted, so committing a later batch's offsets would skip the aborted outputs.
+   */
+  private commitsSuspended = false;
+  /** The abort that suspending started (exactly_once); an assignment waits for it. */
+  private suspension: Promise<void> | undefined;
   private commitAgain = false;
   /** exactly_once: set while a commit runs; batches wait for it before emitting. */
   private emitGate: Promise<void> | undefined;
   private cancelCommitTimer: (() => void) | undefined;
+  /** Other timers to stop with the commit timer (the idle advance). */
+  private readonly stopTimers: Array<() => void> = [];
   private firstAssignment: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | undefined;
   private closing: Promise<void> | undefined;
   private cleanup: Promise<void> | undefined;
@@ -229,6 +252,7 @@ export class StreamsApp {
       fromBeginning: options.fromBeginning ?? true,
       transactionTimeoutMs: options.transactionTimeoutMs ?? DEFAULTS.transactionTimeoutMs,
       shutdownOnSignals: options.shutdownOnSignals ?? true,
+      streamTimeIdleAdvanceMs: options.streamTimeIdleAdvanceMs ?? 0,
       stateMemoryBytes: options.stateMemoryBytes ?? DEFAULTS.stateMemoryBytes,
     };
     validateErrorPolicy(this.settings.deserializationErrors, 'deserializationErrors');
@@ -291,6 +315,12 @@ export class StreamsApp {
    * stores of the tasks this instance runs now, through their caches (uncommitted writes included).
    * Local only: keys in tasks of other instances are not found here.
    */
+  globalTable<K, V>(topic: string, options: TableOptions<K, V>): GlobalKTable<K, V> {
+    if (typeof topic !== 'string' || topic.length === 0) throw new RangeError('globalTable() needs a topic name');
+    const name = options.name ?? `${topic}-global`;
+    return new GlobalKTable(name, topic, this.globalTables.define({ topic, name, keySerde: options.key, valueSerde: options.value }));
+  }
+
   store<K, V>(name: string): ReadOnlyKeyValueStore<K, V> {
     if (!this.topology.stores.some((spec) => spec.name === name)) throw new RangeError(`the app has no store named "${name}"`);
     const instances = () => [...this.tasks.values()].flatMap((task) => {
@@ -380,7 +410,16 @@ export class StreamsApp {
       const subTopologies = this.topology.subTopologies(topicsBySource);
       for (const subTopology of subTopologies) for (const topic of subTopology.topics) this.subTopologyByTopic.set(topic, subTopology);
       await this.createRepartitionTopics(subTopologies);
+      await checkCopartitioning(this.topology, topicsBySource, (topic) => this.partitionCount(topic));
       await this.prepareStateStores(subTopologies);
+      // Global tables are read whole before any task runs (so before RUNNING), then kept up to date.
+      await this.globalTables.start({
+        log: this.log,
+        scheduler: this.scheduler,
+        directory: join(this.stateDir, this.applicationId, 'global'),
+        storeFactory: (name, path) => this.stateStoreFactory({ name, path, budget: this.stateBudget }),
+        onError: (error) => this.fail(error),
+      });
       // Fail early on a missing input topic rather than wait for an assignment that never comes.
       for (const topic of this.subTopologyByTopic.keys()) await this.partitionCount(topic);
       this.processor = new BatchProcessor({
@@ -412,6 +451,10 @@ export class StreamsApp {
         onBatch: (batch) => this.onBatch(batch),
         onCrash: (error) => this.fail(error),
       });
+      if (this.settings.streamTimeIdleAdvanceMs > 0) {
+        const stopIdleAdvance = startIdleStreamTimeAdvance(this.settings.streamTimeIdleAdvanceMs, this.scheduler, () => this.tasks.values(), (batch) => void this.onBatch(batch));
+        this.stopTimers.push(stopIdleAdvance);
+      }
       this.cancelCommitTimer = this.scheduler.every(this.settings.commitIntervalMs, () => {
         // A failed commit has already moved the app to ERROR.
         this.commit().catch(() => undefined);
@@ -430,15 +473,19 @@ export class StreamsApp {
       this.transition('PENDING_SHUTDOWN');
       this.firstAssignment?.reject(new Error('the app was closed before it was assigned any task'));
       this.cancelCommitTimer?.();
+      for (const stop of this.stopTimers.splice(0)) stop();
+      let committed = true;
       try {
         await Promise.allSettled([...this.handlersUnderWay]);
         if (wasStarted && this.failure === undefined) await this.commit();
       } catch (error) {
-        this.failure ??= asError(error);
+        committed = false;
+        // Refused by a rebalance: the records go to the partitions' next owner; not a failure.
+        if (!(error instanceof GroupRebalancedError)) this.failure ??= asError(error);
       }
       await this.revoking;
       // A clean close checkpoints the stores: the next start restores only what came after.
-      await this.closeTaskStates(this.failure === undefined).catch((error: unknown) => {
+      await this.closeTaskStates(committed && this.failure === undefined).catch((error: unknown) => {
         this.failure ??= asError(error);
       });
       await this.releaseClients();
@@ -452,6 +499,7 @@ export class StreamsApp {
   private async releaseClients(): Promise<void> {
     this.cleanup ??= (async () => {
       await this.consumer?.close().catch(() => undefined);
+      await this.globalTables.close();
       if (this.producer?.inTransaction() === true) await this.producer.abortTransaction().catch(() => undefined);
       await this.producer?.close().catch(() => undefined);
       if (this.ownsLog) await this.log.close().catch(() => undefined);
@@ -464,6 +512,7 @@ export class StreamsApp {
     if (this.failure !== undefined || this.state === 'NOT_RUNNING') return;
     this.failure = error;
     this.cancelCommitTimer?.();
+    for (const stop of this.stopTimers.splice(0)) stop();
     this.firstAssignment?.reject(error);
     if (this.state !== 'PENDING_SHUTDOWN') {
       this.transition('ERROR');
@@ -607,6 +656,7 @@ export class StreamsApp {
   private async onAssigned(partitions: readonly TopicPartition[]): Promise<void> {
     this.generation += 1;
     await this.revoking;
+    await this.suspension;
     // Stores still open (an assignment without a revocation first): close them; they reopen below from their checkpoints.
     await this.closeTaskStates(this.failure === undefined && [...this.tasks.values()].every((task) => task.pending().length === 0));
     if (this.processingGuarantee === 'exactly_once' && this.producer !== undefined) {
@@ -632,6 +682,9 @@ export class StreamsApp {
       tasks.set(taskId, task);
     }
     this.tasks = tasks;
+    // Positions are the committed offsets again: commits may resume.
+    this.commitsSuspended = false;
+    this.suspension = undefined;
     for (const task of tasks.values()) this.openTaskState(task);
     // Restores run before the app reports RUNNING (and, where the log awaits this callback, before fetching).
     await Promise.allSettled([...tasks.values()].map((task) => task.stateReady));
@@ -649,7 +702,16 @@ export class StreamsApp {
     this.revoking = (async () => {
       let committed = true;
       try {
-        await this.commit();
+        if (this.processingGuarantee === 'exactly_once' && !this.log.awaitsRevocation) {
+          // The log rejoins without waiting for this: a transaction committed now could land after
+          // the partitions' next owner has read the offsets, and both would write the same
+          // outputs. Abort instead; the records are processed again after the rebalance.
+          await this.committing?.catch(() => undefined);
+          await this.suspendCommits();
+          committed = false;
+        } else {
+          await this.commit();
+        }
       } catch {
         // A commit refused at a rebalance (an old generation) means the records are processed again.
         committed = false;
@@ -763,8 +825,9 @@ export class StreamsApp {
       } while (this.commitAgain && this.failure === undefined);
     };
     this.committing = run()
-      .catch((error: unknown) => {
-        this.fail(asError(error));
+      .catch(async (error: unknown) => {
+        if (error instanceof GroupRebalancedError && this.failure === undefined) await this.suspendCommits();
+        else this.fail(asError(error));
         throw error;
       })
       .finally(() => {
@@ -773,8 +836,31 @@ export class StreamsApp {
     return this.committing;
   }
 
+  /**
+   * After a refused commit: batches under way are dropped (a new generation), and under
+   * exactly_once the open transaction (the refused commit's outputs and offsets) is aborted.
+   * The records are processed again after the rebalance, here or by the partitions' new owner.
+   */
+  private suspendCommits(): Promise<void> {
+    if (this.commitsSuspended) return this.suspension ?? Promise.resolve();
+    this.commitsSuspended = true;
+    this.generation += 1;
+    const producer = this.producer;
+    if (this.processingGuarantee !== 'exactly_once' || producer === undefined) return Promise.resolve();
+    this.suspension = (async () => {
+      try {
+        if (producer.inTransaction()) await producer.abortTransaction();
+        await producer.beginTransaction();
+      } catch (error) {
+        this.fail(asError(error));
+      }
+    })();
+    return this.suspension;
+  }
+
   private async commitOnce(): Promise<void> {
     if (this.failure !== undefined || this.producer === undefined || this.consumer === undefined) return;
+    if (this.commitsSuspended) throw new GroupRebalancedError(`group "${this.applicationId}" refused a commit since the last assignment; commits resume after the next one`);
     const startedMs = this.scheduler.now();
     const exactlyOnce = this.processingGuarantee === 'exactly_once';
     let openGate: (() => void) | undefined;

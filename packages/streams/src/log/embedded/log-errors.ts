@@ -1,4 +1,5 @@
 import { ErrorCode, errorByCode, isRetriableError } from '@defter/protocol';
+import { GroupRebalancedError } from '../stream-log.js';
 
 /** A request the broker answered with an error code: the code, Kafka's name for it, and what was being done. */
 export class EmbeddedLogError extends Error {
@@ -28,10 +29,15 @@ export class ProducerFencedError extends EmbeddedLogError {
 }
 
 /** The group has moved to a new generation without this member: its commit or transaction offsets are refused. */
-export class RebalancedError extends EmbeddedLogError {
+export class RebalancedError extends GroupRebalancedError {
   override readonly name = 'RebalancedError';
-  constructor(code: number, groupId: string, action: string) {
-    super(code, action, `group "${groupId}" has rebalanced since this member's assignment; the records are delivered again after the rebalance`);
+  constructor(
+    readonly code: number,
+    groupId: string,
+    action: string,
+  ) {
+    const errorName = errorByCode(code)?.name ?? `error code ${code}`;
+    super(`${action} failed: ${errorName} (group "${groupId}" has rebalanced since this member's assignment; the records are delivered again after the rebalance)`);
   }
 }
 
