@@ -8,19 +8,25 @@
  * moves every figure, so the table shows medians: MB/s over rounds, and "vs plain fs" as the
  * median of the per-round ratios.
  *
- *   node packages/log/dist/bench/main.js [--quick] [--rounds N]
+ * `--stages` adds where a lone writer's time goes, per append: the plain write, the CRC-32C of the
+ * same batch on its own, and the whole `PartitionLog.append` — wall time and CPU time (all
+ * threads: the threadpool's copy into the page cache counts). Measured in short interleaved
+ * blocks after a warm-up, so each line compares like with like.
+ *
+ *   node packages/log/dist/bench/main.js [--quick] [--rounds N] [--stages]
  */
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { encodeRecordBatch } from '@defter/protocol';
+import { encodeRecordBatch, verifyBatchCrc } from '@defter/protocol';
 import { PartitionLog, defaultLogConfig, type LogConfig } from '../src/index.js';
 
 const RECORD_VALUE_BYTES = 100;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const PIPELINE_DEPTH = 32;
 const quick = process.argv.includes('--quick');
+const stages = process.argv.includes('--stages');
 const roundsArgument = process.argv.indexOf('--rounds');
 const rounds = roundsArgument > 0 ? Math.max(1, Number(process.argv[roundsArgument + 1])) : quick ? 1 : 5;
 
@@ -165,11 +171,71 @@ function row(recordsPerBatch: number, operation: string, rounds: readonly Round[
   return `| ${recordsPerBatch} | ${operation} | ${format(Math.round(records))} | ${logMegabytes.toFixed(1)} | ${plainMegabytes.toFixed(1)} | ${Math.round(100 * ratio)}% |`;
 }
 
+/** Microseconds per append of one stage: wall time, and CPU time of every thread of the process. */
+interface StageCost {
+  wallUs: number;
+  cpuUs: number;
+}
+
+type StageName = 'plain fs write' | 'CRC-32C alone' | 'PartitionLog.append';
+const STAGE_NAMES: readonly StageName[] = ['plain fs write', 'CRC-32C alone', 'PartitionLog.append'];
+const STAGE_BLOCKS = 24;
+const STAGE_WARMUP_BLOCKS = 4;
+
+/**
+ * The lone writer's stages, in interleaved blocks of appends of fresh batches (as the rounds
+ * append them: not in the CPU cache). The difference between the append and the plain write
+ * is what the log adds; the CRC line says how much of it its check alone would cost.
+ */
+async function stageCosts(root: string, c: Case, config: LogConfig): Promise<Map<StageName, StageCost>> {
+  const dir = await mkdtemp(join(root, `stages-${c.recordsPerBatch}-`));
+  const blockBatches = Math.max(1, Math.floor(c.batches / 20));
+  const plain = await open(join(dir, 'plain.log'), 'a');
+  const log = await PartitionLog.open({ dir: join(dir, 'log'), config });
+  const measured = new Map<StageName, StageCost[]>(STAGE_NAMES.map((name) => [name, []]));
+  try {
+    for (let block = -STAGE_WARMUP_BLOCKS; block < STAGE_BLOCKS; block++) {
+      const order = block % 2 === 0 ? STAGE_NAMES : [...STAGE_NAMES].reverse();
+      for (const name of order) {
+        const batches = buildBatches({ recordsPerBatch: c.recordsPerBatch, batches: blockBatches });
+        const cpuBefore = process.cpuUsage();
+        const started = performance.now();
+        for (const batch of batches) {
+          if (name === 'plain fs write') await plain.write(batch);
+          else if (name === 'PartitionLog.append') await log.append(batch);
+          else if (!verifyBatchCrc(batch)) throw new Error('the benchmark built a batch with a bad CRC');
+        }
+        const wallUs = ((performance.now() - started) * 1000) / batches.length;
+        const cpu = process.cpuUsage(cpuBefore);
+        if (block >= 0) measured.get(name)!.push({ wallUs, cpuUs: (cpu.user + cpu.system) / batches.length });
+      }
+    }
+  } finally {
+    await log.close();
+    await plain.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return new Map(
+    STAGE_NAMES.map((name) => {
+      const costs = measured.get(name)!;
+      return [name, { wallUs: median(costs.map((cost) => cost.wallUs)), cpuUs: median(costs.map((cost) => cost.cpuUs)) }];
+    }),
+  );
+}
+
+function stageRows(recordsPerBatch: number, costs: Map<StageName, StageCost>): string[] {
+  return STAGE_NAMES.map((name) => {
+    const cost = costs.get(name)!;
+    return `| ${recordsPerBatch} | ${name} | ${cost.wallUs.toFixed(1)} | ${cost.cpuUs.toFixed(1)} |`;
+  });
+}
+
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'defter-log-bench-'));
   // Kafka's default flush policy: leave flushing to the OS (no fsync per append), as the baseline does.
   const config: LogConfig = { ...defaultLogConfig, segmentBytes: 256 * 1024 * 1024 };
   const rows: string[] = [];
+  const stageLines: string[] = [];
   try {
     for (const c of cases) {
       const measured: Round[] = [];
@@ -179,6 +245,7 @@ async function main(): Promise<void> {
         row(c.recordsPerBatch, `append, ${PIPELINE_DEPTH} writers`, measured, (r) => r.pipelined, (r) => r.plainAppend),
         row(c.recordsPerBatch, 'read (1 MiB fetches)', measured, (r) => r.logRead, (r) => r.plainRead),
       );
+      if (stages) stageLines.push(...stageRows(c.recordsPerBatch, await stageCosts(root, c, config)));
     }
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -190,6 +257,14 @@ async function main(): Promise<void> {
   console.log('| records/batch | operation | records/s | MB/s | plain fs MB/s | vs plain fs |');
   console.log('|---:|---|---:|---:|---:|---:|');
   for (const line of rows) console.log(line);
+  if (stages) {
+    console.log('');
+    console.log(`One writer, per append (medians of ${STAGE_BLOCKS} interleaved blocks; CPU: all threads of the process)`);
+    console.log('');
+    console.log('| records/batch | stage | wall µs | CPU µs |');
+    console.log('|---:|---|---:|---:|');
+    for (const line of stageLines) console.log(line);
+  }
 }
 
 await main();

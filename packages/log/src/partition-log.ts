@@ -58,7 +58,9 @@ import { collectAbortedTransactions, type AbortedTransaction, type AbortedTxn } 
  * Concurrency: mutations (appends, roll, retention, truncation, segment swaps, flush, close)
  * run one at a time behind a promise-chain lock. Appends that arrive while a write is in
  * progress wait in a queue and are written together as one group: offsets assigned densely in
- * arrival order, one writev per segment touched, at most one fsync. Reads take no lock: they
+ * arrival order, one writev per segment touched, at most one fsync. A group of one (a lone
+ * writer awaiting each append) takes a leaner path with one plain write, its CRC-32C checked
+ * while that write is in flight (`writeAlone`). Reads take no lock: they
  * see a consistent prefix (segment sizes are advanced only after the bytes are written), and a
  * segment removed by retention keeps its open file for file.delete.delay.ms (as Kafka), so a
  * range handed to a sender stays readable. The segment list is never changed in place (each
@@ -147,6 +149,8 @@ interface PendingAppend {
   origin: AppendOrigin;
   /** The commit/abort marker of a control batch (read before queueing); null: an empty one (replication). */
   marker: EndTxnMarker | null | undefined;
+  /** Whether the CRC-32C was checked (on arrival, or since); if not, it is before the batch counts (see `append`). */
+  crcChecked: boolean;
   resolve: (info: AppendInfo) => void;
   reject: (error: unknown) => void;
 }
@@ -181,6 +185,8 @@ export class PartitionLog {
   private lock: Promise<void> = Promise.resolve();
   private readonly pendingAppends: PendingAppend[] = [];
   private draining = false;
+  /** True while queued appends are being written (an append arriving then checks its CRC-32C at once, overlapping that write). */
+  private appendsWriting = false;
   /** fsyncs of rolled segments, in roll order; the recovery point follows them. */
   private rolledFlushes: Promise<void> = Promise.resolve();
   private readonly pendingDeletions: PendingDeletion[] = [];
@@ -443,15 +449,25 @@ export class PartitionLog {
     const origin = options.origin ?? 'client';
     let header: BatchHeader;
     let marker: EndTxnMarker | null | undefined;
+    // The CRC-32C of the whole batch is the largest cost of an append besides its write. One that
+    // arrives while other appends are being written is checked now, overlapping their write; one
+    // that arrives at an idle log is checked while its own write is in flight (`writeAlone`), or
+    // on its turn when others joined it (`writeGroup`). Either way before it counts or is answered.
+    let crcChecked = false;
     try {
       this.assertWritable();
       header = this.validate(batch);
-      if (isControl(header.attributes)) marker = this.validateControl(batch, header, origin);
+      const control = isControl(header.attributes);
+      if (control || this.appendsWriting) {
+        this.checkCrc(batch);
+        crcChecked = true;
+      }
+      if (control) marker = this.validateControl(batch, header, origin);
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<AppendInfo>((resolve, reject) => {
-      this.pendingAppends.push({ batch, header, origin, marker, resolve, reject });
+      this.pendingAppends.push({ batch, header, origin, marker, crcChecked, resolve, reject });
       if (!this.draining) void this.drainAppends();
     });
   }
@@ -466,6 +482,7 @@ export class PartitionLog {
     try {
       this.assertWritable();
       const header = this.validate(batch);
+      this.checkCrc(batch);
       if (!isControl(header.attributes)) throw new InvalidRecordError('appendControlBatch takes control batches only');
       const marker = this.validateControl(batch, header, 'coordinator')!;
       if (options.coordinatorEpoch !== undefined && marker.coordinatorEpoch !== options.coordinatorEpoch) {
@@ -488,6 +505,7 @@ export class PartitionLog {
     return marker;
   }
 
+  /** Structure and limits (the CRC-32C is `checkCrc`, see `append` for when). */
   private validate(batch: Buffer): BatchHeader {
     if (batch.length < BATCH_HEADER_BYTES) {
       throw new CorruptRecordError(`batch of ${batch.length} bytes is shorter than the ${BATCH_HEADER_BYTES}-byte header`);
@@ -505,7 +523,6 @@ export class PartitionLog {
       if (error instanceof DecodeError) throw new CorruptRecordError(error.message, error.offset, { cause: error });
       throw error;
     }
-    if (!verifyBatchCrc(batch)) throw new CorruptRecordError('batch fails its CRC-32C check');
     if (header.recordsCount < 1) throw new InvalidRecordError(`batch has ${header.recordsCount} records`);
     if (header.lastOffsetDelta !== header.recordsCount - 1) {
       throw new InvalidRecordError(`lastOffsetDelta ${header.lastOffsetDelta} does not match ${header.recordsCount} records`);
@@ -513,34 +530,136 @@ export class PartitionLog {
     return header;
   }
 
+  private checkCrc(batch: Buffer): void {
+    if (!verifyBatchCrc(batch)) throw crcMismatch();
+  }
+
   private async drainAppends(): Promise<void> {
     this.draining = true;
     try {
       while (this.pendingAppends.length > 0) {
         // The group is taken when the lock is ours, so everything queued meanwhile joins it.
-        await this.exclusive(() => this.writeGroup(this.pendingAppends.splice(0))).catch(() => {});
+        await this.exclusive(() => this.writeQueued()).catch(() => {});
       }
     } finally {
       this.draining = false;
     }
   }
 
+  private writeQueued(): Promise<void> {
+    const queued = this.pendingAppends;
+    return queued.length === 1 ? this.writeAlone(queued.pop()!) : this.writeGroup(queued.splice(0));
+  }
+
+  /** Why appends queued before close() or a failure cannot be written (those before close() still are). */
+  private queuedAppendRefusal(): Error | undefined {
+    if (this.closed) return new LogClosedError(`partition log ${this.dir} is closed`);
+    if (this.failure !== undefined) {
+      return new LogStorageError(`partition log ${this.dir} failed an earlier write; reopen it to recover`, { cause: this.failure });
+    }
+    return undefined;
+  }
+
+  /**
+   * A group of one: what a lone writer that awaits each append always gets. The steps of
+   * `writeGroup` for one batch, without its arrays and closures, with a plain write, and with
+   * the CRC-32C check (when it was left for later) running while the write is in flight
+   * (`Segment.appendBatch`). A batch that fails it is cut off the file again and refused; its
+   * producer state is recorded only once it passed. Whatever answers from the batch's header
+   * before the write (a producer refusal or duplicate) or rewrites it (a roll, a LogAppendTime
+   * stamp) waits for the check.
+   */
+  private async writeAlone(pending: PendingAppend): Promise<void> {
+    const refusal = this.queuedAppendRefusal();
+    if (refusal !== undefined) {
+      pending.reject(refusal);
+      return;
+    }
+    const { batch, header, marker } = pending;
+    const nowMs = this.clock.nowMs();
+    const logAppendTime = this.currentConfig.messageTimestampType === 'LogAppendTime';
+    let producer: ProducerBatchInfo | undefined;
+    if (header.producerId >= 0n) {
+      producer = producerBatchInfo(header);
+      const check = this.producers.checkAppend(producer, pending.origin, marker);
+      if (check !== 'ok') {
+        if (!this.intactBeforeWrite(pending)) return;
+        if ('error' in check) pending.reject(new ProducerStateError(check));
+        else pending.resolve(duplicateInfo(check.duplicateOf, header.recordsCount, logAppendTime));
+        return;
+      }
+    }
+    const baseOffset = this.logEndOffset;
+    const lastOffset = baseOffset + BigInt(header.lastOffsetDelta);
+    const roll = this.activeSegment.shouldRoll(batch.length, lastOffset, nowMs);
+    if ((roll || logAppendTime) && !this.intactBeforeWrite(pending)) return;
+    let info: AppendInfo;
+    this.appendsWriting = true;
+    try {
+      if (roll) await this.rollLocked();
+      patchBaseOffset(batch, baseOffset);
+      let maxTimestampMs = header.maxTimestamp;
+      if (logAppendTime) {
+        maxTimestampMs = BigInt(nowMs);
+        stampLogAppendTime(batch, maxTimestampMs);
+      }
+      const segment = this.activeSegment;
+      if (!(await segment.appendBatch(batch, pending.crcChecked ? undefined : () => verifyBatchCrc(batch)))) {
+        pending.reject(crcMismatch());
+        return;
+      }
+      if (producer === undefined) {
+        this.producers.updateMapEndOffset(lastOffset + 1n);
+      } else {
+        const completed = this.producers.recordAppend({ ...producer, baseOffset, maxTimestamp: maxTimestampMs, marker });
+        if (completed?.aborted === true) await segment.txnIndex.append(abortedTxnOf(completed));
+      }
+      if (this.afterAppendsLocked(header.recordsCount, nowMs)) await this.flushForPolicy(nowMs);
+      info = { baseOffset, lastOffset, maxTimestampMs, logAppendTimeMs: logAppendTime ? maxTimestampMs : -1n, recordCount: header.recordsCount };
+    } catch (error) {
+      this.failWith(error, 'append failed');
+      pending.reject(new LogStorageError(`append to ${this.dir} failed: ${(error as Error).message}`, { cause: error }));
+      return;
+    } finally {
+      this.appendsWriting = false;
+    }
+    pending.resolve(info);
+  }
+
+  /** Checks the CRC-32C now if it was left for later; a mismatch refuses the append (false). */
+  private intactBeforeWrite(pending: PendingAppend): boolean {
+    if (pending.crcChecked) return true;
+    pending.crcChecked = true;
+    if (verifyBatchCrc(pending.batch)) return true;
+    pending.reject(crcMismatch());
+    return false;
+  }
+
+  /**
+   * After appends are written: the HW follows the LEO (unless replication drives it). Returns
+   * whether the flush policy asks for an fsync now (synchronous, so that the common "no" costs
+   * no await).
+   */
+  private afterAppendsLocked(recordCount: number, nowMs: number): boolean {
+    if (this.highWatermarkFollowsLogEnd) {
+      this.highWatermarkOffset = this.logEndOffset;
+      this.producers.onHighWatermarkUpdated(this.highWatermarkOffset);
+    }
+    this.flushPolicy.recordAppended(recordCount);
+    return this.flushPolicy.shouldFlush(nowMs);
+  }
+
   private async writeGroup(group: PendingAppend[]): Promise<void> {
     if (group.length === 0) return;
-    // Appends queued before close() began are still written; close waits for them.
-    const refusal = this.closed
-      ? new LogClosedError(`partition log ${this.dir} is closed`)
-      : this.failure !== undefined
-        ? new LogStorageError(`partition log ${this.dir} failed an earlier write; reopen it to recover`, { cause: this.failure })
-        : undefined;
+    const refusal = this.queuedAppendRefusal();
     if (refusal !== undefined) {
       for (const pending of group) pending.reject(refusal);
       return;
     }
     const nowMs = this.clock.nowMs();
     const logAppendTime = this.currentConfig.messageTimestampType === 'LogAppendTime';
-    // Per append: its AppendInfo, or the ProducerStateError that refused it.
-    const outcomes: Array<AppendInfo | ProducerStateError> = [];
+    // Per append: its AppendInfo, or the error that refused it alone (CRC, producer state).
+    const outcomes: Array<AppendInfo | Error> = [];
     let run: Buffer[] = [];
     let runBytes = 0;
     /** Aborted transactions whose markers are in `run`, for the active segment's `.txnindex`. */
@@ -555,8 +674,13 @@ export class PartitionLog {
       runBytes = 0;
       runAborts = [];
     };
+    this.appendsWriting = true;
     try {
-      for (const { batch, header, origin, marker } of group) {
+      for (const { batch, header, origin, marker, crcChecked } of group) {
+        if (!crcChecked && !verifyBatchCrc(batch)) {
+          outcomes.push(crcMismatch());
+          continue;
+        }
         // Checked in arrival order against the state as left by the batches before it, this
         // group's included: they are recorded as they get their offsets, ahead of the write.
         // A failed write fails the log, which rebuilds the state from the files when reopened.
@@ -599,21 +723,18 @@ export class PartitionLog {
         nextOffset = lastOffset + 1n;
       }
       await writeRun();
-      if (this.highWatermarkFollowsLogEnd) {
-        this.highWatermarkOffset = this.logEndOffset;
-        this.producers.onHighWatermarkUpdated(this.highWatermarkOffset);
-      }
-      this.flushPolicy.recordAppended(recordCount);
-      if (this.flushPolicy.shouldFlush(nowMs)) await this.flushForPolicy(nowMs);
+      if (this.afterAppendsLocked(recordCount, nowMs)) await this.flushForPolicy(nowMs);
     } catch (error) {
       this.failWith(error, 'append failed');
       const failure = new LogStorageError(`append to ${this.dir} failed: ${(error as Error).message}`, { cause: error });
       for (const pending of group) pending.reject(failure);
       return;
+    } finally {
+      this.appendsWriting = false;
     }
     for (let i = 0; i < group.length; i++) {
       const outcome = outcomes[i]!;
-      if (outcome instanceof ProducerStateError) group[i]!.reject(outcome);
+      if (outcome instanceof Error) group[i]!.reject(outcome);
       else group[i]!.resolve(outcome);
     }
   }
@@ -1039,6 +1160,10 @@ export class PartitionLog {
       }
     });
   }
+}
+
+function crcMismatch(): CorruptRecordError {
+  return new CorruptRecordError('batch fails its CRC-32C check');
 }
 
 /** What a Fetch response lists is what a `.txnindex` entry records. */

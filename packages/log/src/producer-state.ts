@@ -464,6 +464,8 @@ export class ProducerStateManager {
 
   /** Completed transactions whose marker is now below the high watermark stop holding the LSO. */
   onHighWatermarkUpdated(highWatermark: bigint): void {
+    // Called after every append: skip making an iterator when nothing waits (the common case).
+    if (this.unreplicated.size === 0) return;
     for (const [firstOffset, markerOffset] of this.unreplicated) if (markerOffset < highWatermark) this.unreplicated.delete(firstOffset);
   }
 

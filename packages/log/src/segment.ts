@@ -49,6 +49,7 @@ export const TIME_INDEX_FILE_EXTENSION = '.timeindex';
 export const TXN_INDEX_FILE_EXTENSION = TXN_INDEX_SUFFIX;
 export const SEGMENT_FILE_EXTENSIONS = [LOG_FILE_EXTENSION, INDEX_FILE_EXTENSION, TIME_INDEX_FILE_EXTENSION, TXN_INDEX_FILE_EXTENSION] as const;
 const INT32_MAX = 0x7fffffff;
+const INT32_MAX_BIGINT = BigInt(INT32_MAX);
 /** Bytes read at a time when scanning a segment; a larger batch gets a read of its own. */
 const SCAN_WINDOW_BYTES = 1024 * 1024;
 /** Smaller window when only headers are needed (reads, offset lookups). */
@@ -264,7 +265,7 @@ export class Segment {
           return `offset index entry (${start.offset}, ${start.position}) does not match the batch there (${batch.baseOffset})`;
         }
         if (batch.baseOffset < this.next) return `batch at ${batch.position} has base offset ${batch.baseOffset} below ${this.next}`;
-        if (batch.lastOffset - this.baseOffset > BigInt(INT32_MAX)) return `batch at ${batch.position} overflows the segment's offsets`;
+        if (batch.lastOffset - this.baseOffset > INT32_MAX_BIGINT) return `batch at ${batch.position} overflows the segment's offsets`;
         // The index is written right behind the log: an entry that append would have made but
         // that is absent means the index lags the log (lost with a crash) or was replaced.
         if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes && !this.offsetIndex.isFull) {
@@ -321,7 +322,7 @@ export class Segment {
           problem = `batch at ${batch.position} has offsets [${header.baseOffset}, ${lastOffset}] not after ${this.next - 1n}`;
           break;
         }
-        if (lastOffset - this.baseOffset > BigInt(INT32_MAX)) {
+        if (lastOffset - this.baseOffset > INT32_MAX_BIGINT) {
           problem = `batch at ${batch.position} overflows the segment's relative offsets`;
           break;
         }
@@ -355,7 +356,7 @@ export class Segment {
    * `pendingBytes`: bytes the caller will write before this batch in the same group.
    */
   shouldRoll(batchSizeBytes: number, lastOffset: bigint, nowMs: number, pendingBytes = 0): boolean {
-    if (lastOffset - this.baseOffset > BigInt(INT32_MAX)) return true;
+    if (lastOffset - this.baseOffset > INT32_MAX_BIGINT) return true;
     const sizeBytes = this.size + pendingBytes;
     if (sizeBytes === 0) return false;
     if (sizeBytes + batchSizeBytes > this.config.segmentBytes) return true;
@@ -385,7 +386,46 @@ export class Segment {
 
   /** Appends one batch whose offsets are assigned. */
   async append(batch: Buffer): Promise<void> {
-    await this.appendBatches([batch]);
+    await this.appendBatch(batch);
+  }
+
+  /**
+   * Appends one batch, offset already assigned, with one plain write (no writev for a single
+   * buffer). The caller has validated it and checked `shouldRoll`.
+   *
+   * `checkWhileWriting` (PartitionLog's CRC-32C check of a lone append) runs on this thread while
+   * the write is in flight on the threadpool, so the check and the copy into the page cache
+   * overlap instead of adding up. When it answers false, the bytes are cut off the file again,
+   * nothing else changes, and the result is false. Nothing ever sees those bytes meanwhile:
+   * reads stop at `sizeBytes`, which has not moved, and a crash before the cut leaves them past
+   * the recovery point (it never exceeds the log end offset), where recovery re-checks every
+   * batch's CRC and truncates the first bad one.
+   */
+  async appendBatch(batch: Buffer, checkWhileWriting?: () => boolean): Promise<boolean> {
+    this.assertOpen();
+    const lastOffset = this.checkAppendable(batch, this.next);
+    const position = this.size;
+    if (position + batch.length > INT32_MAX) throw new RangeError(`segment ${this.baseOffset} would exceed 2 GiB`);
+    const written = this.file.write(batch, 0, batch.length, position);
+    let intact = true;
+    if (checkWhileWriting !== undefined) {
+      try {
+        intact = checkWhileWriting();
+      } catch (error) {
+        await written.catch(() => {});
+        throw error;
+      }
+    }
+    const { bytesWritten } = await written;
+    // A short write (rare on regular files): finish from where it stopped.
+    if (bytesWritten < batch.length) await writeFully(this.file, batch.subarray(bytesWritten), position + bytesWritten);
+    if (!intact) {
+      await this.file.truncate(position);
+      return false;
+    }
+    this.indexWritten(position, batch, lastOffset);
+    this.size = position + batch.length;
+    return true;
   }
 
   /**
@@ -395,37 +435,58 @@ export class Segment {
   async appendBatches(batches: readonly Buffer[]): Promise<void> {
     this.assertOpen();
     if (batches.length === 0) return;
+    if (batches.length === 1) {
+      await this.appendBatch(batches[0]!);
+      return;
+    }
     let expectedNext = this.next;
     let total = 0;
+    const lastOffsets: bigint[] = [];
     for (const batch of batches) {
-      const baseOffset = batch.readBigInt64BE(0);
-      const lastOffsetDelta = batch.readInt32BE(BATCH_OFFSET_LAST_OFFSET_DELTA);
-      const lastOffset = baseOffset + BigInt(lastOffsetDelta);
-      if (baseOffset < expectedNext || lastOffsetDelta < 0 || lastOffset - this.baseOffset > BigInt(INT32_MAX)) {
-        throw new RangeError(`batch [${baseOffset}, ${lastOffset}] cannot follow offset ${expectedNext - 1n} in segment ${this.baseOffset}`);
-      }
-      if (batch.length !== batch.readInt32BE(BATCH_OFFSET_LENGTH) + LOG_OVERHEAD_BYTES) {
-        throw new RangeError(`buffer of ${batch.length} bytes is not exactly one batch`);
-      }
+      const lastOffset = this.checkAppendable(batch, expectedNext);
+      lastOffsets.push(lastOffset);
       expectedNext = lastOffset + 1n;
       total += batch.length;
     }
     if (this.size + total > INT32_MAX) throw new RangeError(`segment ${this.baseOffset} would exceed 2 GiB`);
     await writevFully(this.file, batches, this.size);
-    if (this.firstAppendMs === undefined) this.firstAppendMs = this.clock.nowMs();
     let position = this.size;
-    for (const batch of batches) {
-      const baseOffset = batch.readBigInt64BE(0);
-      const lastOffset = baseOffset + BigInt(batch.readInt32BE(BATCH_OFFSET_LAST_OFFSET_DELTA));
-      this.indexBatch(position, baseOffset, lastOffset, batch.readBigInt64BE(BATCH_OFFSET_MAX_TIMESTAMP), batch.length);
-      this.recent.push(position, batch.length, Number(baseOffset - this.baseOffset), Number(lastOffset - this.baseOffset));
+    for (let i = 0; i < batches.length; i++) {
+      const batch = batches[i]!;
+      this.indexWritten(position, batch, lastOffsets[i]!);
       position += batch.length;
     }
     this.size = position;
-    // Index entries stay in memory until flush, roll or close (as Kafka's memory-mapped
-    // indexes): two syscalls fewer per append. A crash can leave the index files behind the
-    // log, which is safe because the recovery-point checkpoint only ever covers segments whose
-    // indexes were written and fsynced (`flush`); everything past it is rebuilt on recovery.
+  }
+
+  /** Checks that `batch` is exactly one batch whose offsets fit this segment from `expectedNext` on; returns its last offset. */
+  private checkAppendable(batch: Buffer, expectedNext: bigint): bigint {
+    const baseOffset = batch.readBigInt64BE(0);
+    const lastOffsetDelta = batch.readInt32BE(BATCH_OFFSET_LAST_OFFSET_DELTA);
+    const lastOffset = baseOffset + BigInt(lastOffsetDelta);
+    if (baseOffset < expectedNext || lastOffsetDelta < 0 || lastOffset - this.baseOffset > INT32_MAX_BIGINT) {
+      throw new RangeError(`batch [${baseOffset}, ${lastOffset}] cannot follow offset ${expectedNext - 1n} in segment ${this.baseOffset}`);
+    }
+    if (batch.length !== batch.readInt32BE(BATCH_OFFSET_LENGTH) + LOG_OVERHEAD_BYTES) {
+      throw new RangeError(`buffer of ${batch.length} bytes is not exactly one batch`);
+    }
+    return lastOffset;
+  }
+
+  /**
+   * Index bookkeeping for a batch written at `position`. Index entries stay in memory until
+   * flush, roll or close (as Kafka's memory-mapped indexes): two syscalls fewer per append. A
+   * crash can leave the index files behind the log, which is safe because the recovery-point
+   * checkpoint only ever covers segments whose indexes were written and fsynced (`flush`);
+   * everything past it is rebuilt on recovery.
+   */
+  private indexWritten(position: number, batch: Buffer, lastOffset: bigint): void {
+    if (this.firstAppendMs === undefined) this.firstAppendMs = this.clock.nowMs();
+    const baseOffset = batch.readBigInt64BE(0);
+    const baseDelta = Number(baseOffset - this.baseOffset);
+    const lastDelta = baseDelta + batch.readInt32BE(BATCH_OFFSET_LAST_OFFSET_DELTA);
+    this.indexBatch(position, baseOffset, lastOffset, batch.readBigInt64BE(BATCH_OFFSET_MAX_TIMESTAMP), batch.length);
+    this.recent.push(position, batch.length, baseDelta, lastDelta);
   }
 
   /** Adds the final time index entry before the segment stops being active (as Kafka). */
@@ -621,7 +682,7 @@ export class Segment {
   private relativeOffsetOf(offset: bigint): number {
     const relative = offset - this.baseOffset;
     if (relative <= 0n) return 0;
-    return relative > BigInt(INT32_MAX) ? INT32_MAX + 1 : Number(relative);
+    return relative > INT32_MAX_BIGINT ? INT32_MAX + 1 : Number(relative);
   }
 
   /**
