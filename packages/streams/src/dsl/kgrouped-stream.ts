@@ -6,6 +6,8 @@ import type { KStream } from './kstream.js';
 import { KTable } from './ktable.js';
 import { aggregateByKey } from './operators/aggregate-by-key.js';
 import type { StreamRecord } from './stream-record.js';
+import { SessionWindowedKStream, TimeWindowedKStream } from './windows/windowed-kstreams.js';
+import { SessionWindows, SlidingWindows, TimeWindows } from './windows/windows.js';
 
 export interface GroupedOptions<K, V> {
   /** The key serde: the store's key bytes (and the repartition topic's, after `groupBy`). */
@@ -61,7 +63,28 @@ export class KGroupedStream<K, V> {
     return this.materialise<A>(options.name, options.value, (current, record) => adder(record.key as K, record.value as V, current ?? initializer(), record));
   }
 
+  /** Windowed aggregations: tumbling/hopping (`TimeWindows`), sliding (`SlidingWindows`) or session (`SessionWindows`) windows on event time. */
+  windowedBy(windows: TimeWindows | SlidingWindows): TimeWindowedKStream<K, V>;
+  windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SlidingWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    const input = (name: string): KStream<K, V> => this.aggregationInput(name);
+    if (windows instanceof SessionWindows) return new SessionWindowedKStream<K, V>(this.topology, input, this.options, windows);
+    if (windows instanceof TimeWindows || windows instanceof SlidingWindows) return new TimeWindowedKStream<K, V>(this.topology, input, this.options, windows);
+    throw new TypeError('windowedBy() takes TimeWindows, SlidingWindows or SessionWindows');
+  }
+
   private materialise<A>(name: string, valueSerde: Serde<A>, next: (current: A | null, record: StreamRecord<K, V>) => A | null): KTable<K, A> {
+    const input = this.aggregationInput(name);
+    const nodeId = this.topology.addStatefulNode(
+      input.nodeId,
+      { name, keySerde: this.options.key as Serde<unknown>, valueSerde: valueSerde as Serde<unknown> },
+      ([parent], context) => (parent as Observable<StreamRecord<K, V>>).pipe(aggregateByKey<K, V, A>(context, name, next, (record) => record.value === null)),
+    );
+    return new KTable<K, A>(this.topology, nodeId, name);
+  }
+
+  /** The stream an aggregation named `name` reads: after `groupBy`, through its repartition topic. */
+  private aggregationInput(name: string): KStream<K, V> {
     if (typeof name !== 'string' || name.length === 0) throw new RangeError('a stateful step needs a name: { name: "..." } names its store and changelog topic');
     let input = this.stream;
     if (this.rekey !== undefined) {
@@ -73,11 +96,6 @@ export class KGroupedStream<K, V> {
         ...(this.rekey.partitions !== undefined ? { partitions: this.rekey.partitions } : {}),
       });
     }
-    const nodeId = this.topology.addStatefulNode(
-      input.nodeId,
-      { name, keySerde: this.options.key as Serde<unknown>, valueSerde: valueSerde as Serde<unknown> },
-      ([parent], context) => (parent as Observable<StreamRecord<K, V>>).pipe(aggregateByKey<K, V, A>(context, name, next, (record) => record.value === null)),
-    );
-    return new KTable<K, A>(this.topology, nodeId, name);
+    return input;
   }
 }

@@ -8,6 +8,10 @@ import { flatMapValues } from './operators/flat-map-values.js';
 import { peek } from './operators/peek.js';
 import { filterRecords } from './operators/filter-records.js';
 import { KGroupedStream, type GroupByOptions, type GroupedOptions } from './kgrouped-stream.js';
+import { GlobalKTable } from './global-ktable.js';
+import type { KTable } from './ktable.js';
+import type { JoinWindows } from './joins/join-windows.js';
+import { addStreamGlobalTableJoin, addStreamStreamJoin, addStreamTableJoin, type StreamJoinOptions } from './joins/join-nodes.js';
 
 type Rec<K, V> = StreamRecord<K, V>;
 
@@ -189,6 +193,54 @@ export class KStream<K, V> {
       ...(options.name !== undefined ? { name: options.name } : {}),
       ...(options.partitions !== undefined ? { partitions: options.partitions } : {}),
     });
+  }
+
+  /**
+   * Joins (see the README, "Joins"). With a `KTable`: each record joins the table's current value
+   * for its key (co-partitioned; records whose key is not in the table are dropped). With a
+   * `GlobalKTable`: the key selector picks the table key. With a `KStream`: records of both
+   * streams with one key whose timestamps differ by at most the window's time difference.
+   */
+  join<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT, record: Rec<K, V>) => VR): KStream<K, VR>;
+  join<KG, VG, VR>(table: GlobalKTable<KG, VG>, keySelector: (record: Rec<K, V>) => KG | null, joiner: (value: V, tableValue: VG, record: Rec<K, V>) => VR): KStream<K, VR>;
+  join<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO) => VR, windows: JoinWindows, options: StreamJoinOptions<K, V, VO>): KStream<K, VR>;
+  join(other: unknown, second: unknown, third?: unknown, fourth?: unknown): KStream<K, unknown> {
+    return this.joinOf('inner', other, second, third, fourth);
+  }
+
+  /** As `join`, but a record without a partner joins with null (for a stream–stream join: once its window closed unmatched). */
+  leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null, record: Rec<K, V>) => VR): KStream<K, VR>;
+  leftJoin<KG, VG, VR>(
+    table: GlobalKTable<KG, VG>,
+    keySelector: (record: Rec<K, V>) => KG | null,
+    joiner: (value: V, tableValue: VG | null, record: Rec<K, V>) => VR,
+  ): KStream<K, VR>;
+  leftJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO | null) => VR, windows: JoinWindows, options: StreamJoinOptions<K, V, VO>): KStream<K, VR>;
+  leftJoin(other: unknown, second: unknown, third?: unknown, fourth?: unknown): KStream<K, unknown> {
+    return this.joinOf('left', other, second, third, fourth);
+  }
+
+  /** Stream–stream only: records of either side without a partner join with null once their window closed. */
+  outerJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V | null, otherValue: VO | null) => VR, windows: JoinWindows, options: StreamJoinOptions<K, V, VO>): KStream<K, VR> {
+    if (!(other instanceof KStream)) throw new TypeError('outerJoin() joins two streams; for tables use KTable.outerJoin()');
+    return this.joinOf('outer', other, joiner, windows, options) as KStream<K, VR>;
+  }
+
+  private joinOf(kind: 'inner' | 'left' | 'outer', other: unknown, second: unknown, third: unknown, fourth: unknown): KStream<K, unknown> {
+    type Joiner = (a: unknown, b: unknown, record?: StreamRecord<unknown, unknown>) => unknown;
+    let nodeId: number;
+    if (other instanceof KStream) {
+      if (other.topology !== this.topology) throw new Error('join() joins streams of one app only');
+      nodeId = addStreamStreamJoin(this.topology, this.nodeId, other.nodeId, kind, second as Joiner, third as JoinWindows, fourth as StreamJoinOptions<unknown, unknown, unknown>);
+    } else if (other instanceof GlobalKTable) {
+      nodeId = addStreamGlobalTableJoin(this.topology, this.nodeId, other, second as (record: AnyRecord) => unknown, kind === 'left' ? 'left' : 'inner', third as Joiner);
+    } else if (typeof other === 'object' && other !== null && 'storeName' in other && 'nodeId' in other) {
+      const table = other as { readonly nodeId: number; readonly storeName: string | undefined };
+      nodeId = addStreamTableJoin(this.topology, this.nodeId, table, kind === 'left' ? 'left' : 'inner', second as Joiner);
+    } else {
+      throw new TypeError('join() takes a KTable, a GlobalKTable or a KStream of the same app');
+    }
+    return new KStream(this.topology, nodeId);
   }
 
   /** Writes every record to `topic` (or to the topic the function names for it). */

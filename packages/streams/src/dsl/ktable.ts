@@ -2,6 +2,9 @@ import { map } from 'rxjs';
 import type { Topology } from '../topology/topology.js';
 import { KStream } from './kstream.js';
 import type { StreamRecord } from './stream-record.js';
+import { addSuppress, type Suppressed, type WindowedTableInfo } from './windows/suppressed.js';
+import type { JoinKind } from './joins/join-kind.js';
+import { addTableTableJoin, type TableJoinOptions } from './joins/join-nodes.js';
 
 /**
  * A table: the latest value per key, as a stream of changes. Every update reaches downstream as a
@@ -19,7 +22,19 @@ export class KTable<K, V> {
     readonly nodeId: number,
     /** The store that holds this table, when it is materialised. */
     readonly storeName: string | undefined,
+    /** @internal Set on the table of a windowed aggregation: what `suppress` needs. */
+    private readonly windowing?: WindowedTableInfo,
   ) {}
+
+  /**
+   * `suppress(untilWindowCloses())` on a windowed aggregation's table: each window's final result,
+   * once, when stream time passes its end + grace (see the README, "Windows").
+   */
+  suppress(suppressed: Suppressed): KTable<K, V> {
+    if (this.windowing === undefined) throw new TypeError('suppress(untilWindowCloses()) applies to the table of a windowed aggregation (windowedBy(...).count/reduce/aggregate)');
+    const { nodeId, storeName } = addSuppress(this.topology, this.nodeId, this.windowing, suppressed);
+    return new KTable<K, V>(this.topology, nodeId, storeName);
+  }
 
   /** The table's changes as a stream: one record per update, a null value for a deleted key. */
   toStream(): KStream<K, V> {
@@ -37,6 +52,31 @@ export class KTable<K, V> {
       ),
     );
     return new KTable<K, V2>(this.topology, nodeId, undefined);
+  }
+
+  /**
+   * Table–table join (both tables materialised and co-partitioned): an update of either side
+   * joins with the other's current value; the result is materialised in the store `name` and
+   * emitted on every change, a row that stops matching as a delete (see the README, "Joins").
+   */
+  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR, options: TableJoinOptions<VR>): KTable<K, VR> {
+    return this.joinOf('inner', other, joiner as (value: V | null, otherValue: VO | null) => VR, options);
+  }
+
+  /** As `join`, with a row for every key of this table (the other side may be null). */
+  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR, options: TableJoinOptions<VR>): KTable<K, VR> {
+    return this.joinOf('left', other, joiner as (value: V | null, otherValue: VO | null) => VR, options);
+  }
+
+  /** As `join`, with a row for every key of either table (one side may be null). */
+  outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null) => VR, options: TableJoinOptions<VR>): KTable<K, VR> {
+    return this.joinOf('outer', other, joiner, options);
+  }
+
+  private joinOf<VO, VR>(kind: JoinKind, other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null) => VR, options: TableJoinOptions<VR>): KTable<K, VR> {
+    if (!(other instanceof KTable) || other.topology !== this.topology) throw new TypeError('a table join takes a KTable of the same app');
+    const nodeId = addTableTableJoin(this.topology, this, other, kind, joiner as (left: unknown, right: unknown) => unknown, options as TableJoinOptions<unknown>);
+    return new KTable<K, VR>(this.topology, nodeId, options.name);
   }
 
   /**

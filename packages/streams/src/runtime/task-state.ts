@@ -9,7 +9,7 @@ import { KeyValueStore } from '../state/key-value-store.js';
 import type { MemoryBudget } from '../state/memory-budget.js';
 import { StateStoreError } from '../state/state-store-error.js';
 import { WriteBackCache } from '../state/write-back-cache.js';
-import type { RunContext, StoreSpec, StoreView, TaskStore } from '../topology/topology.js';
+import type { RunContext, StoreAccess, StoreSpec, StoreView, TaskStore } from '../topology/topology.js';
 
 /** Builds the bytes store behind one (store, task); the default is a `RocksDbStore` in `path`. */
 export type StateStoreFactory = (options: { readonly name: string; readonly path: string; readonly budget: MemoryBudget }) => KeyValueBytesStore;
@@ -94,6 +94,10 @@ export class TaskState {
   private readonly stores = new Map<string, OpenStore>();
   private closed = false;
   private restored = 0;
+  /** The stream time an idle task reached by wall-clock time (see `StreamTask.advanceIdle`); windowed steps take it as a floor. */
+  streamTimeFloorMs = Number.NEGATIVE_INFINITY;
+  /** Told of records dropped as late (negative: a rolled-back run's); the owning task counts them. */
+  onRecordsLate: (count: number) => void = () => undefined;
 
   constructor(private readonly options: TaskStateOptions) {
     this.taskId = options.taskId;
@@ -188,6 +192,7 @@ export class TaskState {
   /** A run context for one batch run: stores as `TaskStore`s, writes journaled for `rollback()`. */
   beginRun(): StatefulRun {
     const journal = new RunJournal();
+    let lateInRun = 0;
     const views = new Map<string, TaskStore>();
     return {
       store: (name) => {
@@ -198,29 +203,88 @@ export class TaskState {
         }
         return view;
       },
-      rollback: () => journal.rollback(),
+      exclusive: (names, body) => this.exclusive(names, journal, body),
+      streamTimeFloorMs: this.streamTimeFloorMs,
+      recordsLate: (count) => {
+        lateInRun += count;
+        this.onRecordsLate(count);
+      },
+      deleteBelow: (name, keyBytes) => this.deleteBelow(this.openStore(name), keyBytes),
+      rollback: () => {
+        journal.rollback();
+        // The run's records are processed again (or go to the error policy): their late count goes too.
+        if (lateInRun !== 0) this.onRecordsLate(-lateInRun);
+        lateInRun = 0;
+      },
+    };
+  }
+
+  /** Window retention, in the store's turn: keys below `keyBytes` leave the cache and the store. */
+  private deleteBelow(open: OpenStore, keyBytes: Buffer): Promise<number> {
+    const turn = open.turn.then(async () => {
+      this.assertOpen(open.spec.name);
+      open.cache.discardWhere((key) => Buffer.compare(key, keyBytes) < 0);
+      let deleted = 0;
+      let doomed: Buffer[] = [];
+      for await (const entry of open.bytesStore.range(undefined, keyBytes)) {
+        doomed.push(Buffer.from(entry.key));
+        if (doomed.length >= 1_000) {
+          await open.bytesStore.writeBatch([], doomed);
+          deleted += doomed.length;
+          doomed = [];
+        }
+      }
+      if (doomed.length > 0) await open.bytesStore.writeBatch([], doomed);
+      return deleted + doomed.length;
+    });
+    open.turn = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Takes the turns of several stores at once (enqueued together, so two such calls never deadlock). */
+  private exclusive<R>(names: readonly string[], journal: RunJournal, body: (stores: ReadonlyMap<string, StoreAccess>) => Promise<R>): Promise<R> {
+    let opens: OpenStore[];
+    try {
+      opens = [...new Set(names)].map((name) => this.openStore(name));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const turn = Promise.all(opens.map((open) => open.turn)).then(async () => {
+      for (const open of opens) this.assertOpen(open.spec.name);
+      const accesses = new Map(opens.map((open) => [open.spec.name, this.storeAccess(open, journal)]));
+      try {
+        return await body(accesses);
+      } finally {
+        for (const open of opens) open.cache.endBatch();
+      }
+    });
+    const settled = turn.catch(() => undefined);
+    for (const open of opens) open.turn = settled;
+    return turn;
+  }
+
+  private storeAccess(open: OpenStore, journal: RunJournal): StoreAccess {
+    const { cache, spec, keyContext, valueContext } = open;
+    const { keyBytes, view } = this.taskStoreParts(open, journal);
+    return {
+      ...view,
+      preload: async (keys) => {
+        const list: Buffer[] = [];
+        for (const key of keys) list.push(keyBytes(key));
+        await cache.preload(list);
+        this.assertOpen(spec.name);
+      },
+      range: async function* (from, to) {
+        for await (const entry of cache.range(from === undefined ? undefined : keyBytes(from), to === undefined ? undefined : keyBytes(to))) {
+          yield { key: spec.keySerde.deserialize(entry.key, keyContext), value: spec.valueSerde.deserialize(entry.value, valueContext) };
+        }
+      },
     };
   }
 
   private taskStore(open: OpenStore, journal: RunJournal): TaskStore {
-    const { cache, spec, keyContext, valueContext } = open;
-    const keyBytes = (key: unknown): Buffer => {
-      const bytes = spec.keySerde.serialize(key, keyContext);
-      if (bytes === null) throw new StateStoreError(spec.name, 'invalid-argument', `store "${spec.name}": a key may not be null.`);
-      return bytes;
-    };
-    const view: StoreView<unknown, unknown> = {
-      get: (key) => {
-        const bytes = cache.get(keyBytes(key));
-        return bytes === null ? null : spec.valueSerde.deserialize(bytes, valueContext);
-      },
-      put: (key, value) => {
-        const bytes = keyBytes(key);
-        // Reading first makes a write of a key the batch did not name fail as loudly as a read.
-        journal.record(cache, bytes, cache.get(bytes));
-        cache.put(bytes, value === null ? null : spec.valueSerde.serialize(value, valueContext));
-      },
-    };
+    const { cache, spec } = open;
+    const { keyBytes, view } = this.taskStoreParts(open, journal);
     return {
       name: spec.name,
       update: <R>(keys: Iterable<unknown>, apply: (view: StoreView<unknown, unknown>) => R): Promise<R> => {
@@ -240,6 +304,28 @@ export class TaskState {
         return turn;
       },
     };
+  }
+
+  private taskStoreParts(open: OpenStore, journal: RunJournal): { keyBytes: (key: unknown) => Buffer; view: StoreView<unknown, unknown> } {
+    const { cache, spec, keyContext, valueContext } = open;
+    const keyBytes = (key: unknown): Buffer => {
+      const bytes = spec.keySerde.serialize(key, keyContext);
+      if (bytes === null) throw new StateStoreError(spec.name, 'invalid-argument', `store "${spec.name}": a key may not be null.`);
+      return bytes;
+    };
+    const view: StoreView<unknown, unknown> = {
+      get: (key) => {
+        const bytes = cache.get(keyBytes(key));
+        return bytes === null ? null : spec.valueSerde.deserialize(bytes, valueContext);
+      },
+      put: (key, value) => {
+        const bytes = keyBytes(key);
+        // Reading first makes a write of a key the batch did not name fail as loudly as a read.
+        journal.record(cache, bytes, cache.get(bytes));
+        cache.put(bytes, value === null ? null : spec.valueSerde.serialize(value, valueContext));
+      },
+    };
+    return { keyBytes, view };
   }
 
   /** The typed store for interactive queries. */

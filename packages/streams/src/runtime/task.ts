@@ -35,6 +35,8 @@ export interface TaskMetrics {
   readonly recordsPerSecond: number;
   /** Changelog records applied to this task's stores by restores, over the task's life. */
   readonly restoredRecords: number;
+  /** Records windowed steps dropped because their window had closed (stream time past its end + grace), over the task's life. */
+  readonly recordsLate: number;
 }
 
 /**
@@ -62,8 +64,10 @@ export class StreamTask {
   paused = false;
   /** Bumped by `reset()`: a batch fetched before a reset no longer counts against the task. */
   epoch = 0;
-  /** The task's state stores while it is assigned (undefined for a stateless sub-topology or a revoked task). */
-  state: TaskState | undefined;
+  private taskState: TaskState | undefined;
+  private lateTotal = 0;
+  /** The position after the last batch emitted per input topic (uncommitted or committed): where an idle tick stands. */
+  private readonly emittedPositions = new Map<string, bigint>();
   /** Settles when the stores are open and restored; batches wait for it. */
   stateReady: Promise<void> = Promise.resolve();
   private restoredTotal = 0;
@@ -78,6 +82,43 @@ export class StreamTask {
 
   get streamTimeMs(): number {
     return this.streamTime;
+  }
+
+  /** The task's state stores while it is assigned (undefined for a stateless sub-topology or a revoked task). */
+  get state(): TaskState | undefined {
+    return this.taskState;
+  }
+
+  set state(state: TaskState | undefined) {
+    this.taskState = state;
+    if (state === undefined) return;
+    state.onRecordsLate = (count) => {
+      this.lateTotal += count;
+    };
+    state.streamTimeFloorMs = this.idleStreamTimeMs;
+  }
+
+  /** The stream time reached by idle advances (−Infinity: none); windowed steps take it as a floor. */
+  private idleStreamTimeMs = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Idle advance (`streamTimeIdleAdvanceMs`): stream time moves to `streamTimeMs` without a record,
+   * so that windows close on a partition that went quiet. Never goes back.
+   */
+  advanceStreamTimeIdle(streamTimeMs: number): void {
+    if (streamTimeMs <= this.streamTime) return;
+    this.streamTime = streamTimeMs;
+    this.idleStreamTimeMs = streamTimeMs;
+    if (this.taskState !== undefined) this.taskState.streamTimeFloorMs = streamTimeMs;
+  }
+
+  /**
+   * Where an idle tick (a batch without records) can stand: an input topic and the position after
+   * the last batch this task emitted from it, with the lag then; undefined before any.
+   */
+  idleTickPosition(): { readonly topic: string; readonly nextOffset: bigint; readonly lag: number } | undefined {
+    for (const [topic, nextOffset] of this.emittedPositions) return { topic, nextOffset, lag: this.lagByTopic.get(topic) ?? 0 };
+    return undefined;
   }
 
   get inFlightRecords(): number {
@@ -115,6 +156,8 @@ export class StreamTask {
 
   addUncommitted(batch: UncommittedBatch): void {
     this.uncommitted.push(batch);
+    const known = this.emittedPositions.get(batch.topic);
+    if (known === undefined || batch.nextOffset > known) this.emittedPositions.set(batch.topic, batch.nextOffset);
   }
 
   /** The uncommitted batches, oldest first. */
@@ -147,6 +190,8 @@ export class StreamTask {
     this.uncommitted = [];
     this.inFlight = 0;
     this.paused = false;
+    // Positions go back to the committed offsets, which this task does not know: no idle tick until a batch is emitted again.
+    this.emittedPositions.clear();
   }
 
   metrics(nowMs: number): TaskMetrics {
@@ -163,6 +208,7 @@ export class StreamTask {
       lag,
       recordsPerSecond: this.counters.recordsIn / elapsedSeconds,
       restoredRecords: this.restoredTotal,
+      recordsLate: this.lateTotal,
     };
   }
 }

@@ -87,9 +87,36 @@ export interface StoreView<K, V> {
   put(key: K, value: V | null): void;
 }
 
+/**
+ * A store inside `RunContext.exclusive`: `preload` then synchronous `get`/`put`, and `range` (keys
+ * in serialized order, through the cache) for the steps that must scan (stream–stream join buffers).
+ */
+export interface StoreAccess<K = unknown, V = unknown> extends StoreView<K, V> {
+  preload(keys: Iterable<K>): Promise<void>;
+  range(from: K | undefined, to: K | undefined): AsyncIterable<{ readonly key: K; readonly value: V }>;
+}
+
 /** What a node's build gets besides its parents: the task's stores. */
 export interface RunContext {
   store(name: string): TaskStore;
+  /**
+   * Several stores at once, for a step that reads one and writes another (joins): `body` runs
+   * when it holds the turn of every named store, so no other batch of the task touches them
+   * until it settles.
+   */
+  exclusive<R>(names: readonly string[], body: (stores: ReadonlyMap<string, StoreAccess>) => Promise<R>): Promise<R>;
+  /**
+   * Stream time the task reached without records (the idle advance, `streamTimeIdleAdvanceMs`):
+   * windowed steps take it as a floor for their own stream time. Absent: no floor.
+   */
+  readonly streamTimeFloorMs?: number;
+  /** Counts records a windowed step dropped as late (the task's `recordsLate`); undone when the run is rolled back. */
+  recordsLate?(count: number): void;
+  /**
+   * Window retention: deletes every key of the store bytewise below `keyBytes` (serialized) from its
+   * cache and store, without changelog records (the changelog topic has its own retention).
+   */
+  deleteBelow?(name: string, keyBytes: Buffer): Promise<number>;
 }
 
 /** A key-value store a stateful node owns: one per task, backed by `<applicationId>-<name>-changelog`. */
@@ -107,6 +134,9 @@ const STORE_NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 const NO_STORES: RunContext = {
   store(name) {
     throw new Error(`the store "${name}" is not available here: stateful steps run inside an app's tasks`);
+  },
+  exclusive(names) {
+    throw new Error(`the stores ${names.map((name) => `"${name}"`).join(', ')} are not available here: stateful steps run inside an app's tasks`);
   },
 };
 
@@ -141,6 +171,7 @@ export class Topology {
   private readonly consumerCounts: number[] = [];
   private readonly repartitions: RepartitionTopic[] = [];
   private readonly storeSpecs: StoreSpec[] = [];
+  private readonly copartitions: Array<{ readonly description: string; readonly sides: readonly [number, number] }> = [];
   private frozen = false;
 
   addSource(spec: Omit<SourceSpec, 'sourceId' | 'nodeId'>): number {
@@ -223,6 +254,51 @@ export class Topology {
     const nodeId = this.addNode([parent], build);
     this.storeSpecs.push({ ...store, nodeId });
     return nodeId;
+  }
+
+  /**
+   * A node with several parents that may own several stores (joins). Its parents join one
+   * sub-topology, so their topics must be co-partitioned: `copartition` names the two sides the
+   * app checks at `start()` (same partition count).
+   */
+  addJoinNode(
+    parents: readonly number[],
+    stores: ReadonlyArray<Omit<StoreSpec, 'nodeId'>>,
+    build: NodeBuild,
+    copartition: { readonly description: string; readonly sides: readonly [number, number] } | undefined,
+  ): number {
+    for (const store of stores) {
+      if (typeof store.name !== 'string' || !STORE_NAME_PATTERN.test(store.name)) {
+        throw new RangeError(`the store name ${JSON.stringify(store.name)} must be non-empty and hold only letters, digits, '.', '_' and '-'`);
+      }
+      if (this.storeSpecs.some((spec) => spec.name === store.name)) {
+        throw new RangeError(`a store named "${store.name}" exists already in this app: give each stateful step its own name`);
+      }
+    }
+    const nodeId = this.addNode(parents, build);
+    for (const store of stores) this.storeSpecs.push({ ...store, nodeId });
+    if (copartition !== undefined) this.copartitions.push(copartition);
+    return nodeId;
+  }
+
+  /** The pairs of nodes whose input topics must have one partition count (joins). */
+  get copartitionRequirements(): ReadonlyArray<{ readonly description: string; readonly sides: readonly [number, number] }> {
+    return this.copartitions;
+  }
+
+  /** The sources a node reads from, through its parents (not across through/repartition topics). */
+  sourcesUpstreamOf(nodeId: number): SourceSpec[] {
+    const seen = new Set<number>();
+    const sources: SourceSpec[] = [];
+    const visit = (id: number): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      const node = this.nodes[id]!;
+      if (node.sourceId !== undefined) sources.push(this.sourceSpecs[node.sourceId]!);
+      for (const parent of node.parents) visit(parent);
+    };
+    visit(nodeId);
+    return sources;
   }
 
   get stores(): readonly StoreSpec[] {
