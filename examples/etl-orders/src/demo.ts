@@ -4,17 +4,15 @@
  * writes a morning of JSON orders (four of them bad), runs the ETL pipeline until every order is
  * processed, then prints `orders-eur` decoded with the registry and the dead letters with their errors.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
-import { partitionForKey, startBroker, type RunningBroker } from '@defter/broker';
-import { DEAD_LETTER_HEADERS, deserializeAsync, EmbeddedLog, readConfluentHeader, Serdes, type OutgoingRecord, type StreamLog, type StreamsApp } from '@defter/streams';
-import { SchemaRegistryServer } from '@defter/streams/testing';
+import { partitionForKey, type RunningBroker } from '@defter/broker';
+import { requireEmptyDirectory, runIfEntryPoint, startDemoBroker } from '@defter/example-common';
+import { DEAD_LETTER_HEADERS, deserializeAsync, EmbeddedLog, readConfluentHeader, Serdes, type OutgoingRecord, type StreamLog } from '@defter/streams';
+import { readTopic, runUntilProcessed, SchemaRegistryServer, type StoredRecord } from '@defter/streams/testing';
 import type { OrderEur } from './enrichment.js';
 import { DEAD_LETTER_TOPIC, ordersEtlApp, ORDERS_EUR_TOPIC, ORDERS_TOPIC } from './pipeline.js';
 import { DEFAULT_SAMPLE_ORDERS, sampleOrders, type SampleOrdersOptions } from './sample-orders.js';
-import { readTopic, type StoredRecord } from './topic-contents.js';
 
 export interface EtlOrdersDemoOptions {
   /** An empty (or absent) directory the broker keeps its data in. */
@@ -52,6 +50,7 @@ export interface EtlOrdersDemoResult {
 
 const PARTITIONS = { [ORDERS_TOPIC]: 3, [ORDERS_EUR_TOPIC]: 3, [DEAD_LETTER_TOPIC]: 1 } as const;
 const PROCESSING_TIMEOUT_MS = 120_000;
+const READ_OPTIONS = { clientId: 'etl-orders-demo' } as const;
 
 export async function runEtlOrdersDemo(options: EtlOrdersDemoOptions): Promise<EtlOrdersDemoResult> {
   const print = options.print ?? (() => undefined);
@@ -62,7 +61,7 @@ export async function runEtlOrdersDemo(options: EtlOrdersDemoOptions): Promise<E
   const registryUrl = options.registryUrl ?? registry!.url;
   let broker: RunningBroker | undefined;
   try {
-    broker = await startBroker({ dataDir: options.dataDir, listen: false, groupInitialRebalanceDelayMs: 0, offsetsTopicNumPartitions: 1, transactionStateLogNumPartitions: 1 });
+    broker = await startDemoBroker(options.dataDir);
     const log: StreamLog = new EmbeddedLog({ broker, clientId: 'etl-orders-demo' });
     await log.connect();
     try {
@@ -88,10 +87,10 @@ export async function runEtlOrdersDemo(options: EtlOrdersDemoOptions): Promise<E
     }
 
     // The app shares the demo's broker; against a real Kafka it would be `{ brokers: ['host:9092'] }`.
-    await runUntilProcessed(ordersEtlApp({ log: { broker }, registryUrl }), events.length);
+    await runUntilProcessed(ordersEtlApp({ log: { broker }, registryUrl }), events.length, { timeoutMs: PROCESSING_TIMEOUT_MS });
 
-    const converted = await decodeOrders(await readTopic(broker, ORDERS_EUR_TOPIC, PARTITIONS[ORDERS_EUR_TOPIC]), registryUrl);
-    const deadLetters = (await readTopic(broker, DEAD_LETTER_TOPIC, PARTITIONS[DEAD_LETTER_TOPIC])).map(
+    const converted = await decodeOrders(await readTopic(broker, ORDERS_EUR_TOPIC, PARTITIONS[ORDERS_EUR_TOPIC], READ_OPTIONS), registryUrl);
+    const deadLetters = (await readTopic(broker, DEAD_LETTER_TOPIC, PARTITIONS[DEAD_LETTER_TOPIC], READ_OPTIONS)).map(
       (record): DeadLetter => ({ key: record.key?.toString('utf8') ?? null, value: record.value?.toString('utf8') ?? null, timestamp: record.timestamp, headers: record.headers }),
     );
     const result: EtlOrdersDemoResult = {
@@ -146,33 +145,6 @@ export function report(result: EtlOrdersDemoResult): string[] {
   return lines;
 }
 
-async function requireEmptyDirectory(dataDir: string): Promise<void> {
-  const entries = await readdir(dataDir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [];
-    throw error;
-  });
-  if (entries.length > 0) throw new Error(`the demo needs an empty data directory, and ${dataDir} is not (delete it to start over)`);
-}
-
-/** Starts the app, waits until it has taken in `recordsCount` records, then closes it (which commits). */
-async function runUntilProcessed(streamsApp: StreamsApp, recordsCount: number): Promise<void> {
-  await streamsApp.start();
-  const deadline = Date.now() + PROCESSING_TIMEOUT_MS;
-  try {
-    for (;;) {
-      if (streamsApp.state === 'ERROR') throw new Error(`the pipeline stopped: ${streamsApp.error?.message ?? 'unknown error'}`);
-      const recordsIn = streamsApp.metrics().tasks.reduce((sum, task) => sum + task.recordsIn, 0);
-      if (recordsIn >= recordsCount) break;
-      if (Date.now() > deadline) throw new Error(`the pipeline took in ${recordsIn} of ${recordsCount} records in ${PROCESSING_TIMEOUT_MS} ms`);
-      await delay(50);
-    }
-  } finally {
-    await streamsApp.close();
-  }
-  // close() may end in ERROR too (a commit the log refused).
-  if (streamsApp.error !== undefined) throw new Error(`the pipeline stopped: ${streamsApp.error.message}`);
-}
-
 async function main(): Promise<void> {
   const dataDir = resolve('data-etl-orders');
   // The demo's own directory: each run starts from nothing, so the output is the one the README shows.
@@ -181,9 +153,4 @@ async function main(): Promise<void> {
   await runEtlOrdersDemo({ dataDir, print: (line) => console.log(line) });
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
-  });
-}
+runIfEntryPoint(import.meta.url, main);

@@ -1,6 +1,6 @@
+import { SeededRandom } from '@defter/example-common';
 import { EUR_RATES } from './enrichment.js';
 import type { Order, OrderItem } from './order.js';
-import { SeededRandom } from './seeded-random.js';
 
 /** One input record as the demo writes it to `orders`: the raw JSON text, keyed by customer. */
 export interface OrderEvent {

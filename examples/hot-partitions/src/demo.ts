@@ -4,13 +4,13 @@
  * night of skewed movie views, runs the pipeline until every view is processed, then prints the
  * per-partition counts of both output topics side by side.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
-import { partitionForKey, startBroker, type RunningBroker } from '@defter/broker';
+import { partitionForKey, type RunningBroker } from '@defter/broker';
+import { requireEmptyDirectory, runIfEntryPoint, startDemoBroker } from '@defter/example-common';
 import { ApiKey, ErrorCode } from '@defter/protocol';
-import { EmbeddedLog, type LogOption, type OutgoingRecord, type StreamLog, type StreamsApp } from '@defter/streams';
+import { EmbeddedLog, type LogOption, type OutgoingRecord, type StreamLog } from '@defter/streams';
+import { runUntilProcessed } from '@defter/streams/testing';
 import { DEFAULT_MOVIE_VIEWS, generateMovieViews, type MovieViewsOptions } from './movie-views.js';
 import { BY_MOVIE_TOPIC, hotPartitionsApp, SALT_BUCKETS_DEFAULT, SALTED_TOPIC, VIEWS_TOPIC } from './pipeline.js';
 
@@ -69,7 +69,7 @@ export async function runHotPartitionsDemo(options: HotPartitionsDemoOptions): P
     }
 
     const pipeline = hotPartitionsApp({ log: appLog(broker), saltBuckets: options.saltBuckets ?? SALT_BUCKETS_DEFAULT });
-    await runUntilProcessed(pipeline, views.length);
+    await runUntilProcessed(pipeline, views.length, { timeoutMs: PROCESSING_TIMEOUT_MS });
 
     const byMovie = spreadOf(BY_MOVIE_TOPIC, await partitionEndOffsets(broker, BY_MOVIE_TOPIC, partitions));
     const salted = spreadOf(SALTED_TOPIC, await partitionEndOffsets(broker, SALTED_TOPIC, partitions));
@@ -104,22 +104,6 @@ export function spreadOf(topic: string, counts: readonly number[]): TopicSpread 
   return { topic, counts, skew: mean === 0 ? 0 : Math.max(...counts) / mean };
 }
 
-async function requireEmptyDirectory(dataDir: string): Promise<void> {
-  const entries = await readdir(dataDir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [];
-    throw error;
-  });
-  if (entries.length > 0) throw new Error(`the demo needs an empty data directory, and ${dataDir} is not (delete it to start over)`);
-}
-
-/**
- * The embedded log: a broker in this process on `dataDir`, without a listener (no sockets). The
- * demo shares it between its own log (topics, input, counts) and the app's.
- */
-async function startDemoBroker(dataDir: string): Promise<RunningBroker> {
-  return startBroker({ dataDir, listen: false, groupInitialRebalanceDelayMs: 0, offsetsTopicNumPartitions: 1, transactionStateLogNumPartitions: 1 });
-}
-
 /** The log the demo creates topics and writes the input through. */
 function demoLog(broker: RunningBroker): StreamLog {
   return new EmbeddedLog({ broker, clientId: 'hot-partitions-demo' });
@@ -139,25 +123,6 @@ async function produceAll(log: StreamLog, records: readonly OutgoingRecord[]): P
   } finally {
     await producer.close();
   }
-}
-
-/** Starts the app, waits until it has taken in `recordsCount` records, then closes it (which commits). */
-async function runUntilProcessed(streamsApp: StreamsApp, recordsCount: number): Promise<void> {
-  await streamsApp.start();
-  const deadline = Date.now() + PROCESSING_TIMEOUT_MS;
-  try {
-    for (;;) {
-      if (streamsApp.state === 'ERROR') throw new Error(`the pipeline stopped: ${streamsApp.error?.message ?? 'unknown error'}`);
-      const recordsIn = streamsApp.metrics().tasks.reduce((sum, task) => sum + task.recordsIn, 0);
-      if (recordsIn >= recordsCount) break;
-      if (Date.now() > deadline) throw new Error(`the pipeline took in ${recordsIn} of ${recordsCount} records in ${PROCESSING_TIMEOUT_MS} ms`);
-      await delay(50);
-    }
-  } finally {
-    await streamsApp.close();
-  }
-  // close() may end in ERROR too (a commit the log refused).
-  if (streamsApp.error !== undefined) throw new Error(`the pipeline stopped: ${streamsApp.error.message}`);
 }
 
 /** Each partition's log end offset, i.e. its record count (the topics are new and never compacted). */
@@ -183,9 +148,4 @@ async function main(): Promise<void> {
   await runHotPartitionsDemo({ dataDir, print: (line) => console.log(line) });
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
-  });
-}
+runIfEntryPoint(import.meta.url, main);

@@ -1,4 +1,4 @@
-import { SeededRandom } from './seeded-random.js';
+import { SeededRandom } from '@defter/example-common';
 
 /** One play of a movie by a user: the input event of the example. */
 export interface MovieView {

@@ -6,18 +6,17 @@
  * `defter replay logs-error --from <t1> --to <t2> --out <file> --data-dir <dir>` does — and
  * prints the incident's lines.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
-import { partitionForKey, startBroker } from '@defter/broker';
-import { replay, type CliIo } from '@defter/cli';
-import { EmbeddedLog, type StreamLog, type StreamsApp } from '@defter/streams';
+import { partitionForKey } from '@defter/broker';
+import { replay, type CliIo, type RecordJson } from '@defter/cli';
+import { requireEmptyDirectory, runIfEntryPoint, startDemoBroker } from '@defter/example-common';
+import { EmbeddedLog, type StreamLog } from '@defter/streams';
+import { readTopic, runUntilProcessed, type StoredRecord } from '@defter/streams/testing';
 import type { LogEntry } from './log-line.js';
 import { LEVEL_TOPICS, logAggregationApp, PARSE_PROBLEM_HEADER, RAW_TOPIC, UNPARSED_TOPIC } from './pipeline.js';
 import { DEFAULT_SAMPLE_LOGS, sampleLogs, type SampleLogsOptions } from './sample-logs.js';
-import { readTopic, type StoredRecord } from './topic-contents.js';
 
 export interface LogAggregationDemoOptions {
   /** An empty (or absent) directory the broker keeps its data in. */
@@ -42,16 +41,7 @@ export interface RoutedLine {
 }
 
 /** One line of the replay's output file, as `defter replay` writes it. */
-export interface ReplayedRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly timestamp: number;
-  readonly encoding: 'utf8' | 'base64';
-  readonly key: string | null;
-  readonly value: string | null;
-  readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string | null }>;
-}
+export type ReplayedRecord = RecordJson;
 
 export interface LogAggregationDemoResult {
   readonly linesIn: number;
@@ -72,7 +62,7 @@ export async function runLogAggregationDemo(options: LogAggregationDemoOptions):
   await requireEmptyDirectory(options.dataDir);
 
   const topics: Record<string, RoutedLine[]> = {};
-  const broker = await startBroker({ dataDir: options.dataDir, listen: false, groupInitialRebalanceDelayMs: 0, offsetsTopicNumPartitions: 1, transactionStateLogNumPartitions: 1 });
+  const broker = await startDemoBroker(options.dataDir);
   try {
     const log: StreamLog = new EmbeddedLog({ broker, clientId: 'log-aggregation-demo' });
     await log.connect();
@@ -91,8 +81,8 @@ export async function runLogAggregationDemo(options: LogAggregationDemoOptions):
     }
 
     // The app shares the demo's broker; against a real Kafka it would be `{ brokers: ['host:9092'] }`.
-    await runUntilProcessed(logAggregationApp({ log: { broker } }), lines.length);
-    for (const topic of OUTPUT_TOPICS) topics[topic] = inTimeOrder(await readTopic(broker, topic, PARTITIONS)).map(routedLine);
+    await runUntilProcessed(logAggregationApp({ log: { broker } }), lines.length, { timeoutMs: PROCESSING_TIMEOUT_MS });
+    for (const topic of OUTPUT_TOPICS) topics[topic] = inTimeOrder(await readTopic(broker, topic, PARTITIONS, { clientId: 'log-aggregation-demo' })).map(routedLine);
   } finally {
     // The replay opens the data directory itself: the broker must have let go of it.
     await broker.close();
@@ -153,33 +143,6 @@ function silentIo(): CliIo {
   return { out: () => undefined, err: () => undefined, input: Readable.from([]), env: {} };
 }
 
-async function requireEmptyDirectory(dataDir: string): Promise<void> {
-  const entries = await readdir(dataDir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [];
-    throw error;
-  });
-  if (entries.length > 0) throw new Error(`the demo needs an empty data directory, and ${dataDir} is not (delete it to start over)`);
-}
-
-/** Starts the app, waits until it has taken in `recordsCount` records, then closes it (which commits). */
-async function runUntilProcessed(streamsApp: StreamsApp, recordsCount: number): Promise<void> {
-  await streamsApp.start();
-  const deadline = Date.now() + PROCESSING_TIMEOUT_MS;
-  try {
-    for (;;) {
-      if (streamsApp.state === 'ERROR') throw new Error(`the pipeline stopped: ${streamsApp.error?.message ?? 'unknown error'}`);
-      const recordsIn = streamsApp.metrics().tasks.reduce((sum, task) => sum + task.recordsIn, 0);
-      if (recordsIn >= recordsCount) break;
-      if (Date.now() > deadline) throw new Error(`the pipeline took in ${recordsIn} of ${recordsCount} records in ${PROCESSING_TIMEOUT_MS} ms`);
-      await delay(50);
-    }
-  } finally {
-    await streamsApp.close();
-  }
-  // close() may end in ERROR too (a commit the log refused).
-  if (streamsApp.error !== undefined) throw new Error(`the pipeline stopped: ${streamsApp.error.message}`);
-}
-
 async function main(): Promise<void> {
   const dataDir = resolve('data-log-aggregation');
   const incidentFile = resolve('incident.jsonl');
@@ -190,9 +153,4 @@ async function main(): Promise<void> {
   await runLogAggregationDemo({ dataDir, incidentFile, print: (line) => console.log(line) });
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exitCode = 1;
-  });
-}
+runIfEntryPoint(import.meta.url, main);

@@ -1,5 +1,5 @@
+import { SeededRandom } from '@defter/example-common';
 import type { LogLevel } from './log-line.js';
-import { SeededRandom } from './seeded-random.js';
 
 /** A line as the log shipper sends it to `logs-raw`: keyed by service, stamped when shipped. */
 export interface ShippedLine {

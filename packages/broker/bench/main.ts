@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { encodeRecordBatch } from '@defter/protocol';
 import { PartitionLog, defaultLogConfig } from '@defter/log';
 import { benchmarkGroups, printGroupReport } from './groups.js';
+import { cpuSecondsOf } from './process-cpu.js';
 import { TRANSACTION_BENCH_TOPICS, benchmarkTransactions, printTransactionReport } from './transactions.js';
 
 import { rawProduce } from './raw-producer.js';
@@ -53,21 +54,6 @@ interface Measurement {
   /** CPU seconds the broker process used during the row (where the time goes); undefined in-process. */
   brokerCpuSeconds?: number;
 }
-
-/** The user + system CPU seconds a process has used so far (Linux `/proc/PID/stat`), or undefined elsewhere. */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line, in clock ticks (USER_HZ, 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
-  } catch {
-    return undefined;
-  }
-}
-
-const CLOCK_TICKS_PER_S = 100;
 
 /** Runs one row and notes how much CPU the broker spent on it. */
 async function withBrokerCpu(pid: number | undefined, run: () => Promise<Measurement>): Promise<Measurement> {

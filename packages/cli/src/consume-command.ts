@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { ClusterClient, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from './cluster-client.js';
 import type { CliIo } from './io.js';
 import { PartitionFetcher, type FetchPosition } from './partition-fetcher.js';
+import { partitionsToRead } from './partition-option.js';
 import { createProgress } from './progress.js';
 import { compileRecordFormat } from './record-format.js';
 
@@ -37,13 +38,7 @@ export async function consume(topic: string, options: ConsumeOptions): Promise<n
   void stop.then(() => (stopped = true));
   try {
     const info = await client.topic(topic);
-    let partitions = info.partitions.map((partition) => partition.partition);
-    if (options.partition !== undefined) {
-      if (!partitions.includes(options.partition)) {
-        throw new Error(`topic '${topic}' has ${partitions.length} partition(s): --partition must be below ${partitions.length}`);
-      }
-      partitions = [options.partition];
-    }
+    const partitions = partitionsToRead(info, options.partition);
     const positions = await startPositions(client, info, partitions, options);
     const fetcher = new PartitionFetcher(client, info, positions);
     while (!stopped) {

@@ -10,6 +10,7 @@ export { OrderedReader, type PartitionRange, type OrderedReaderOptions } from '.
 export { replay, type ReplayOptions, type ReplaySummary } from './replay-command.js';
 export { runPipeline, type RunPipelineOptions } from './run-command.js';
 export { compileRecordFormat, type FormattableRecord, type RecordFormatter } from './record-format.js';
+export { formatRecordJson, recordToJson, type RecordJson } from './record-json.js';
 export { nearest, unknownTopicMessage } from './suggest.js';
 export { GroupClient, GROUP_CLIENT_VERSIONS, decodeConsumerAssignment, type GroupDescription, type GroupListing, type GroupMember, type GroupOffset, type TopicPartitions } from './group-client.js';
 export { TransactionClient, TRANSACTION_CLIENT_VERSIONS, TRANSACTION_STATE_NAMES } from './transaction-client.js';

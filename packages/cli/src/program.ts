@@ -7,7 +7,7 @@ import { deleteGroups, describeGroup, listGroups, parseDateTime, resetOffsets, t
 import { processIo, type CliIo } from './io.js';
 import { BOOTSTRAP_SERVER_DEFAULT, BOOTSTRAP_SERVER_ENV } from './kafkajs-client.js';
 import { printOffsets } from './offsets-command.js';
-import { replay } from './replay-command.js';
+import { replay, type ReplayOptions } from './replay-command.js';
 import { DATA_DIR_DEFAULT, runPipeline } from './run-command.js';
 import { COMPRESSION_NAMES, produce } from './produce-command.js';
 import { nearest } from './suggest.js';
@@ -409,37 +409,17 @@ export function createProgram(io: CliIo = processIo): Command {
         'has at least as many partitions, else places records by murmur2 of the key.',
       ].join('\n'),
     )
-    .action(
-      async (
-        topic: string,
-        options: {
-          from: string;
-          to?: string;
-          partition?: number;
-          toTopic?: string;
-          out?: string;
-          format?: string;
-          brokers?: string;
-          bootstrapServer?: string;
-          dataDir?: string;
-          quiet: boolean;
-        },
-      ) => {
-        const given = options.brokers ?? options.bootstrapServer;
-        await replay(topic, {
-          io,
-          from: options.from,
-          quiet: options.quiet,
-          ...(options.to === undefined ? {} : { to: options.to }),
-          ...(options.partition === undefined ? {} : { partition: options.partition }),
-          ...(options.toTopic === undefined ? {} : { toTopic: options.toTopic }),
-          ...(options.out === undefined ? {} : { out: options.out }),
-          ...(options.format === undefined ? {} : { format: options.format }),
-          ...(options.dataDir === undefined ? { bootstrapServer: given ?? bootstrapDefault } : { dataDir: options.dataDir }),
-          ...(options.dataDir !== undefined && given !== undefined ? { bootstrapServer: given } : {}),
-        });
-      },
-    );
+    .action(async (topic: string, options: Omit<ReplayOptions, 'io' | 'nowMs'> & { brokers?: string }) => {
+      // Commander sets only the options given; the replay's own are passed on as they are.
+      const { brokers, bootstrapServer, ...replayOptions } = options;
+      const given = brokers ?? bootstrapServer;
+      await replay(topic, {
+        ...replayOptions,
+        io,
+        ...(options.dataDir === undefined ? { bootstrapServer: given ?? bootstrapDefault } : {}),
+        ...(options.dataDir !== undefined && given !== undefined ? { bootstrapServer: given } : {}),
+      });
+    });
 
   program
     .command('dump-log')

@@ -5,6 +5,7 @@ import { LogDirectoryLockedError } from '@defter/log';
 import { ClusterClient, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, READ_COMMITTED, type TopicInfo } from './cluster-client.js';
 import type { CliIo } from './io.js';
 import { OrderedReader, type PartitionRange } from './ordered-reader.js';
+import { partitionsToRead } from './partition-option.js';
 import { createProgress } from './progress.js';
 import { compileRecordFormat, type FormattableRecord, type RecordFormatter } from './record-format.js';
 import { formatRecordJson } from './record-json.js';
@@ -80,13 +81,7 @@ export async function replay(topic: string, options: ReplayOptions): Promise<Rep
   try {
     const { client } = connection;
     const info = await client.topic(topic);
-    let partitions = info.partitions.map((partition) => partition.partition);
-    if (options.partition !== undefined) {
-      if (!partitions.includes(options.partition)) {
-        throw new Error(`topic '${topic}' has ${partitions.length} partition(s): --partition must be below ${partitions.length}`);
-      }
-      partitions = [options.partition];
-    }
+    const partitions = partitionsToRead(info, options.partition);
     const target = options.toTopic === undefined ? undefined : await targetTopic(client, options.toTopic);
     const ranges = await resolveRanges(client, info, partitions, from, to);
     sink =

@@ -1,4 +1,7 @@
 /** The bench's command line: what to run, how much, how often. */
+import { UsageError } from './command-line.js';
+
+export { UsageError };
 
 /** Also the order of the table. */
 export const ROW_NAMES = ['embedded', 'network', 'kafkajs', 'embedded-eos', 'network-eos'] as const;
@@ -22,8 +25,6 @@ export interface BenchArguments {
   readonly profileDirectory: string | undefined;
 }
 
-/** Bad command-line input: the message is one sentence for the user. */
-export class UsageError extends Error {}
 
 export function parseArguments(argv: readonly string[]): BenchArguments {
   let quick = false;

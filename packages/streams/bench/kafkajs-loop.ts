@@ -11,24 +11,17 @@ import { performance } from 'node:perf_hooks';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { startCpuCount } from './cpu.js';
 import { INPUT_TOPIC, TOPIC_PARTITIONS } from './bench-broker.js';
-import { waitForCommitted, waitForOutput, type OffsetProbe } from './offset-probe.js';
-import type { RowTiming } from './streams-row.js';
+import { waitForCommitted, waitForOutput } from './offset-probe.js';
+import type { RowOptions, RowTiming } from './streams-row.js';
 import { billOrder, keepOrder, type Order } from './workload.js';
 
 /** The app's defaults (`fetchMaxBytesPerPartition`, `partitionsConcurrentlyMax`), for a like-for-like loop. */
 const FETCH_BYTES_PER_PARTITION_MAX = 1_048_576;
 const PARTITIONS_CONCURRENTLY = 4;
 
-export interface KafkajsLoopOptions {
+export interface KafkajsLoopOptions extends RowOptions {
   readonly bootstrap: string;
   readonly groupId: string;
-  readonly outputTopic: string;
-  readonly inputEndOffsets: readonly bigint[];
-  readonly expectedOutputRecords: number;
-  readonly probe: OffsetProbe;
-  readonly pollIntervalMs: number;
-  readonly timeoutMs: number;
-  readonly brokerPid: number | undefined;
   /**
    * At most this many records per `producer.send` (the batch's outputs go out in several sends,
    * one after the other); undefined: one send per batch. kafkajs groups a send's messages by

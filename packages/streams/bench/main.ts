@@ -21,7 +21,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker } from '@defter/broker';
-import { ROW_NAMES, UsageError, parseArguments, type BenchArguments, type RowName } from './arguments.js';
+import { ROW_NAMES, parseArguments, type BenchArguments, type RowName } from './arguments.js';
+import { parseCommandLine } from './command-line.js';
 import { BENCH_BROKER_SETTINGS, prepareBroker } from './bench-broker.js';
 import { startBrokerChild, stopBrokerChild } from './broker-child.js';
 import { runKafkajsLoop } from './kafkajs-loop.js';
@@ -123,12 +124,4 @@ async function main(args: BenchArguments): Promise<void> {
   }
 }
 
-let parsed: BenchArguments;
-try {
-  parsed = parseArguments(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  console.error(error.message);
-  process.exit(2);
-}
-await main(parsed);
+await main(parseCommandLine(parseArguments));

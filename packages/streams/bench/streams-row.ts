@@ -16,17 +16,21 @@ export interface RowTiming extends CpuSpent {
   readonly outputOffsets: bigint;
 }
 
-export interface StreamsRowOptions {
-  readonly log: NonNullable<AppOptions['log']>;
-  readonly applicationId: string;
+/** What every row (the streams rows and the kafkajs loop) is given: where the input ends, what the output must reach, how to watch it. */
+export interface RowOptions {
   readonly outputTopic: string;
-  readonly processingGuarantee: ProcessingGuarantee;
   readonly inputEndOffsets: readonly bigint[];
   readonly expectedOutputRecords: number;
   readonly probe: OffsetProbe;
   readonly pollIntervalMs: number;
   readonly timeoutMs: number;
   readonly brokerPid: number | undefined;
+}
+
+export interface StreamsRowOptions extends RowOptions {
+  readonly log: NonNullable<AppOptions['log']>;
+  readonly applicationId: string;
+  readonly processingGuarantee: ProcessingGuarantee;
 }
 
 /**

@@ -23,6 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startBroker, type RunningBroker } from '@defter/broker';
+import { UsageError } from '../bench/command-line.js';
 import { EmbeddedLog } from '../src/index.js';
 import { nexmarkEventSerde } from './event-serde.js';
 import { NexmarkGenerator } from './generator.js';
@@ -61,7 +62,7 @@ export interface NexmarkBenchArguments {
   readonly quick: boolean;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export function parseArguments(argv: readonly string[]): NexmarkBenchArguments {
   let quick = false;

@@ -1,17 +1,9 @@
-import type { Serde, SerdeContext } from '../serde/serde.js';
 import { prefixUpperBound } from './bytes.js';
 import { decodeSessionKey, encodeSessionKey, encodeSessionKeyPrefix, encodeSessionLowerBound, type DecodedSessionKey } from './session-key-layout.js';
-import { StateStoreError } from './state-store-error.js';
-import type { WriteBackCache } from './write-back-cache.js';
+import { deleteExpiredEntries, TimeRetainedStore, type TimeRetainedStoreOptions } from './time-retained-store.js';
 
-export interface SessionStoreOptions<K, V> {
-  readonly cache: WriteBackCache;
-  readonly keySerde: Serde<K>;
-  readonly valueSerde: Serde<V>;
-  readonly changelogTopic: string;
-  /** Sessions that ended before stream time − `retentionMs` are dropped (at least inactivity gap + grace). */
-  readonly retentionMs: number;
-}
+/** Sessions that ended before stream time − `retentionMs` are dropped (at least inactivity gap + grace). */
+export type SessionStoreOptions<K, V> = TimeRetainedStoreOptions<K, V>;
 
 /** A session window of one key: [startMs, endMs], both inclusive (the first and last record's times). */
 export interface SessionRef<K> {
@@ -24,8 +16,6 @@ export interface SessionValue<K, V> extends SessionRef<K> {
   readonly value: V;
 }
 
-const DROP_BATCH_KEYS = 1_000;
-
 /**
  * A typed session store: a value per (key, session start, session end), over a `WriteBackCache`
  * with the layout of `session-key-layout.ts` (key, then end, then start).
@@ -33,36 +23,10 @@ const DROP_BATCH_KEYS = 1_000;
  * `get`/`put`/`remove` of a known session are synchronous after `preload`; `findSessions` — the
  * query that merging a record into its sessions asks — reads through the cache asynchronously.
  */
-export class SessionStore<K, V> {
-  readonly name: string;
-  readonly retentionMs: number;
-  private readonly cache: WriteBackCache;
-  private readonly keySerde: Serde<K>;
-  private readonly valueSerde: Serde<V>;
-  private readonly keyContext: SerdeContext;
-  private readonly valueContext: SerdeContext;
-  private streamTimeMs = Number.NEGATIVE_INFINITY;
-
+export class SessionStore<K, V> extends TimeRetainedStore<K, V> {
+  /** Sessions that end before `retentionCutoffMs` are expired. */
   constructor(options: SessionStoreOptions<K, V>) {
-    this.cache = options.cache;
-    this.name = options.cache.storeName;
-    if (!Number.isSafeInteger(options.retentionMs) || options.retentionMs < 0) {
-      throw new StateStoreError(this.name, 'invalid-argument', `session store "${this.name}": retentionMs must be a non-negative integer, got ${options.retentionMs}.`);
-    }
-    this.retentionMs = options.retentionMs;
-    this.keySerde = options.keySerde;
-    this.valueSerde = options.valueSerde;
-    this.keyContext = { topic: options.changelogTopic, role: 'key' };
-    this.valueContext = { topic: options.changelogTopic, role: 'value' };
-  }
-
-  /** Sessions that end before this are expired. */
-  get retentionCutoffMs(): number {
-    return this.streamTimeMs - this.retentionMs;
-  }
-
-  observeStreamTime(streamTimeMs: number): void {
-    if (streamTimeMs > this.streamTimeMs) this.streamTimeMs = streamTimeMs;
+    super('session store', options);
   }
 
   async preload(sessions: Iterable<SessionRef<K>>): Promise<void> {
@@ -73,16 +37,14 @@ export class SessionStore<K, V> {
 
   get(session: SessionRef<K>): V | null {
     if (session.endMs < this.retentionCutoffMs) return null;
-    const bytes = this.cache.get(this.storeKey(session));
-    return bytes === null ? null : this.valueSerde.deserialize(bytes, this.valueContext);
+    return this.readValue(this.storeKey(session));
   }
 
   /** Writes the session's value (`null` removes it); returns false, writing nothing, when the session is already expired. */
   put(session: SessionRef<K>, value: V | null): boolean {
     const storeKey = this.storeKey(session);
     if (session.endMs < this.retentionCutoffMs) return false;
-    const valueBytes = value === null ? null : this.valueSerde.serialize(value, this.valueContext);
-    this.cache.put(storeKey, valueBytes);
+    this.writeValue(storeKey, value);
     return true;
   }
 
@@ -96,7 +58,7 @@ export class SessionStore<K, V> {
    */
   async findSessions(key: K, earliestSessionEndMs: number, latestSessionStartMs: number): Promise<Array<SessionValue<K, V>>> {
     if (!Number.isSafeInteger(earliestSessionEndMs) || !Number.isSafeInteger(latestSessionStartMs)) {
-      throw new StateStoreError(this.name, 'invalid-argument', `session store "${this.name}": findSessions needs safe integer times, got ${earliestSessionEndMs} and ${latestSessionStartMs}.`);
+      throw this.invalidArgument(`findSessions needs safe integer times, got ${earliestSessionEndMs} and ${latestSessionStartMs}.`);
     }
     const keyBytes = this.serializeKey(key);
     const earliestEndMs = Math.max(earliestSessionEndMs, this.retentionCutoffMs);
@@ -128,43 +90,20 @@ export class SessionStore<K, V> {
     const expired = (storeKey: Buffer): boolean => this.decode(storeKey).endMs < cutoffMs;
     this.cache.discardWhere(expired);
     const store = this.cache.store;
-    let deleted = 0;
-    let doomed: Buffer[] = [];
-    for await (const entry of store.range()) {
-      if (!expired(entry.key)) continue;
-      doomed.push(Buffer.from(entry.key));
-      if (doomed.length >= DROP_BATCH_KEYS) {
-        await store.writeBatch([], doomed);
-        deleted += doomed.length;
-        doomed = [];
-      }
-    }
-    if (doomed.length > 0) {
-      await store.writeBatch([], doomed);
-      deleted += doomed.length;
-    }
-    return deleted;
+    return deleteExpiredEntries(store, store.range(), expired);
   }
 
   private storeKey(session: SessionRef<K>): Buffer {
     const { startMs, endMs } = session;
     if (!Number.isSafeInteger(startMs) || !Number.isSafeInteger(endMs) || startMs > endMs) {
-      throw new StateStoreError(this.name, 'invalid-argument', `session store "${this.name}": a session needs safe integer times with start <= end, got [${startMs}, ${endMs}].`);
+      throw this.invalidArgument(`a session needs safe integer times with start <= end, got [${startMs}, ${endMs}].`);
     }
     return encodeSessionKey(this.serializeKey(session.key), endMs, startMs);
   }
 
-  private serializeKey(key: K): Buffer {
-    const bytes = this.keySerde.serialize(key, this.keyContext);
-    if (bytes === null) throw new StateStoreError(this.name, 'invalid-argument', `session store "${this.name}": a key may not be null.`);
-    return bytes;
-  }
-
   private decode(storeKey: Buffer): DecodedSessionKey {
     const decoded = decodeSessionKey(storeKey);
-    if (decoded === undefined) {
-      throw new StateStoreError(this.name, 'corrupt', `session store "${this.name}": the stored key 0x${storeKey.toString('hex')} is not a session key.`);
-    }
+    if (decoded === undefined) throw this.corruptKey(storeKey, 'a session key');
     return decoded;
   }
 }

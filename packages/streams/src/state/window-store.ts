@@ -1,6 +1,5 @@
-import type { Serde, SerdeContext } from '../serde/serde.js';
 import { prefixUpperBound } from './bytes.js';
-import { StateStoreError } from './state-store-error.js';
+import { deleteExpiredEntries, TimeRetainedStore, type TimeRetainedStoreOptions } from './time-retained-store.js';
 import {
   decodeWindowKey,
   encodeSegmentKeyPrefix,
@@ -9,15 +8,9 @@ import {
   windowSegmentId,
   type DecodedWindowKey,
 } from './window-key-layout.js';
-import type { WriteBackCache } from './write-back-cache.js';
 
-export interface WindowStoreOptions<K, V> {
-  readonly cache: WriteBackCache;
-  readonly keySerde: Serde<K>;
-  readonly valueSerde: Serde<V>;
-  readonly changelogTopic: string;
-  /** Windows that start before stream time − `retentionMs` are dropped (at least window size + grace). */
-  readonly retentionMs: number;
+/** Windows that start before stream time − `retentionMs` are dropped (at least window size + grace). */
+export interface WindowStoreOptions<K, V> extends TimeRetainedStoreOptions<K, V> {
   /** The span of one segment; default max(retentionMs / 2, 60 000) as in Kafka Streams. */
   readonly segmentIntervalMs?: number;
 }
@@ -38,9 +31,6 @@ export interface WindowedKeyValue<K, V> {
   readonly value: V;
 }
 
-/** Deletes collected before each store write while dropping expired segments. */
-const DROP_BATCH_KEYS = 1_000;
-
 /**
  * A typed window store: a value per (key, window start), over a `WriteBackCache` with the
  * segmented layout of `window-key-layout.ts`.
@@ -53,44 +43,17 @@ const DROP_BATCH_KEYS = 1_000;
  * deletes the segments wholly before the cutoff from the store (locally: the changelog topic has
  * its own time retention, so no tombstones are written).
  */
-export class WindowStore<K, V> {
-  readonly name: string;
-  readonly retentionMs: number;
+export class WindowStore<K, V> extends TimeRetainedStore<K, V> {
   readonly segmentIntervalMs: number;
-  private readonly cache: WriteBackCache;
-  private readonly keySerde: Serde<K>;
-  private readonly valueSerde: Serde<V>;
-  private readonly keyContext: SerdeContext;
-  private readonly valueContext: SerdeContext;
-  private streamTimeMs = Number.NEGATIVE_INFINITY;
 
+  /** Windows that start before `retentionCutoffMs` are expired. */
   constructor(options: WindowStoreOptions<K, V>) {
-    this.cache = options.cache;
-    this.name = options.cache.storeName;
-    const { retentionMs } = options;
-    if (!Number.isSafeInteger(retentionMs) || retentionMs < 0) {
-      throw new StateStoreError(this.name, 'invalid-argument', `window store "${this.name}": retentionMs must be a non-negative integer, got ${retentionMs}.`);
-    }
-    const segmentIntervalMs = options.segmentIntervalMs ?? Math.max(Math.floor(retentionMs / 2), 60_000);
+    super('window store', options);
+    const segmentIntervalMs = options.segmentIntervalMs ?? Math.max(Math.floor(this.retentionMs / 2), 60_000);
     if (!Number.isSafeInteger(segmentIntervalMs) || segmentIntervalMs < 1) {
-      throw new StateStoreError(this.name, 'invalid-argument', `window store "${this.name}": segmentIntervalMs must be a positive integer, got ${segmentIntervalMs}.`);
+      throw this.invalidArgument(`segmentIntervalMs must be a positive integer, got ${segmentIntervalMs}.`);
     }
-    this.retentionMs = retentionMs;
     this.segmentIntervalMs = segmentIntervalMs;
-    this.keySerde = options.keySerde;
-    this.valueSerde = options.valueSerde;
-    this.keyContext = { topic: options.changelogTopic, role: 'key' };
-    this.valueContext = { topic: options.changelogTopic, role: 'value' };
-  }
-
-  /** Windows that start before this are expired (−Infinity until stream time is observed). */
-  get retentionCutoffMs(): number {
-    return this.streamTimeMs - this.retentionMs;
-  }
-
-  /** Advances the store's stream time (it never goes back). */
-  observeStreamTime(streamTimeMs: number): void {
-    if (streamTimeMs > this.streamTimeMs) this.streamTimeMs = streamTimeMs;
   }
 
   async preload(windows: Iterable<WindowRef<K>>): Promise<void> {
@@ -101,16 +64,14 @@ export class WindowStore<K, V> {
 
   get(key: K, windowStartMs: number): V | null {
     if (windowStartMs < this.retentionCutoffMs) return null;
-    const bytes = this.cache.get(this.storeKey(this.serializeKey(key), windowStartMs));
-    return bytes === null ? null : this.valueSerde.deserialize(bytes, this.valueContext);
+    return this.readValue(this.storeKey(this.serializeKey(key), windowStartMs));
   }
 
   /** Writes the window's value (`null` deletes it); returns false, writing nothing, when the window is already expired. */
   put(key: K, windowStartMs: number, value: V | null): boolean {
     const storeKey = this.storeKey(this.serializeKey(key), windowStartMs);
     if (windowStartMs < this.retentionCutoffMs) return false;
-    const valueBytes = value === null ? null : this.valueSerde.serialize(value, this.valueContext);
-    this.cache.put(storeKey, valueBytes);
+    this.writeValue(storeKey, value);
     return true;
   }
 
@@ -169,21 +130,7 @@ export class WindowStore<K, V> {
     const liveFrom = encodeSegmentPrefix(firstLiveSegment);
     this.cache.discardWhere((key) => Buffer.compare(key, liveFrom) < 0);
     const store = this.cache.store;
-    let deleted = 0;
-    let doomed: Buffer[] = [];
-    for await (const entry of store.range(undefined, liveFrom)) {
-      doomed.push(Buffer.from(entry.key));
-      if (doomed.length >= DROP_BATCH_KEYS) {
-        await store.writeBatch([], doomed);
-        deleted += doomed.length;
-        doomed = [];
-      }
-    }
-    if (doomed.length > 0) {
-      await store.writeBatch([], doomed);
-      deleted += doomed.length;
-    }
-    return deleted;
+    return deleteExpiredEntries(store, store.range(undefined, liveFrom));
   }
 
   /** The smallest segment id >= `segment` that holds a window (in the store or the cache's writes). */
@@ -196,28 +143,20 @@ export class WindowStore<K, V> {
 
   private storeKey(keyBytes: Buffer, windowStartMs: number): Buffer {
     if (!Number.isSafeInteger(windowStartMs)) {
-      throw new StateStoreError(this.name, 'invalid-argument', `window store "${this.name}": a window start must be a safe integer of milliseconds, got ${windowStartMs}.`);
+      throw this.invalidArgument(`a window start must be a safe integer of milliseconds, got ${windowStartMs}.`);
     }
     return encodeWindowKey(windowSegmentId(windowStartMs, this.segmentIntervalMs), keyBytes, windowStartMs);
   }
 
-  private serializeKey(key: K): Buffer {
-    const bytes = this.keySerde.serialize(key, this.keyContext);
-    if (bytes === null) throw new StateStoreError(this.name, 'invalid-argument', `window store "${this.name}": a key may not be null.`);
-    return bytes;
-  }
-
   private decode(storeKey: Buffer): DecodedWindowKey {
     const decoded = decodeWindowKey(storeKey);
-    if (decoded === undefined) {
-      throw new StateStoreError(this.name, 'corrupt', `window store "${this.name}": the stored key 0x${storeKey.toString('hex')} is not a window key.`);
-    }
+    if (decoded === undefined) throw this.corruptKey(storeKey, 'a window key');
     return decoded;
   }
 
   private assertTimeRange(fromMs: number, toMs: number): void {
     if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs)) {
-      throw new StateStoreError(this.name, 'invalid-argument', `window store "${this.name}": a time range needs safe integer bounds, got [${fromMs}, ${toMs}].`);
+      throw this.invalidArgument(`a time range needs safe integer bounds, got [${fromMs}, ${toMs}].`);
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { RunningBroker } from '@defter/broker';
 import { ApiKey, ErrorCode, decodeRecordBatches, isControl } from '@defter/protocol';
 
-/** A record as stored, for the demo's report: bytes, headers as text. */
+/** A record as stored: bytes, headers as text. */
 export interface StoredRecord {
   readonly topic: string;
   readonly partition: number;
@@ -12,6 +12,11 @@ export interface StoredRecord {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+export interface ReadTopicOptions {
+  /** The client id the broker sees (default `defter-testing`). */
+  readonly clientId?: string;
+}
+
 const LATEST_TIMESTAMP = -1n;
 const LIST_OFFSETS_VERSION = 7;
 const FETCH_VERSION = 12;
@@ -19,11 +24,13 @@ const PARTITION_BYTES_MAX = 1024 * 1024;
 
 /**
  * Every record of a topic, partition by partition in offset order, read from a broker of this
- * process with ListOffsets and Fetch (no consumer group: the demo only looks). Control records
- * are skipped; the demo's topics hold no transactions to filter.
+ * process with ListOffsets and Fetch (read_uncommitted, no consumer group: it only looks), up to
+ * each partition's end offset when the read starts. Control records are skipped; records of
+ * aborted transactions are not filtered out.
  */
-export async function readTopic(broker: RunningBroker, topic: string, partitions: number): Promise<StoredRecord[]> {
-  const client = broker.client('etl-orders-demo');
+export async function readTopic(broker: RunningBroker, topic: string, partitions: number, options: ReadTopicOptions = {}): Promise<StoredRecord[]> {
+  if (!Number.isSafeInteger(partitions) || partitions < 1) throw new RangeError(`partitions must be a positive integer, got ${partitions}`);
+  const client = broker.client(options.clientId ?? 'defter-testing');
   const listed = await client.send(ApiKey.ListOffsets, LIST_OFFSETS_VERSION, {
     replicaId: -1,
     isolationLevel: 0,
@@ -53,12 +60,12 @@ export async function readTopic(broker: RunningBroker, topic: string, partitions
       for (const batch of decodeRecordBatches(data.records ?? Buffer.alloc(0), { partialTrailingBatch: 'ignore' })) {
         if (!isControl(batch.attributes)) {
           for (const record of batch.records) {
-            const offset = batch.baseOffset + BigInt(record.offsetDelta);
-            if (offset < position) continue;
+            const recordOffset = batch.baseOffset + BigInt(record.offsetDelta);
+            if (recordOffset < position || recordOffset >= endOffset) continue;
             records.push({
               topic,
               partition,
-              offset,
+              offset: recordOffset,
               timestamp: Number(batch.baseTimestamp + record.timestampDelta),
               key: record.key,
               value: record.value,

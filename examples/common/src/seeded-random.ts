@@ -1,6 +1,6 @@
 /**
- * A small deterministic random source (xorshift32, Marsaglia's shifts 13/17/5), so the demo's
- * sample data — and the counts its test asserts — are the same on every run and machine.
+ * A small deterministic random source (xorshift32, Marsaglia's shifts 13/17/5), so the demos'
+ * sample data — and the counts their tests assert — are the same on every run and machine.
  */
 export class SeededRandom {
   private state: number;
