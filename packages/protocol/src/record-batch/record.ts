@@ -115,18 +115,18 @@ function writeNullableBytes(writer: Writer, bytes: Uint8Array | null): void {
  */
 export function decodeRecord(reader: Reader): Record {
   const lengthAt = reader.position;
-  const bodyBytes = reader.varint();
+  const bodyBytes = readVarint(reader);
   if (bodyBytes < RECORD_BYTES_MIN - 1 || bodyBytes > reader.remaining) {
     throw new DecodeError(`record length ${bodyBytes} does not fit the ${reader.remaining} bytes left`, lengthAt, 'Record.length');
   }
   const end = reader.position + bodyBytes;
   reader.int8(); // attributes: unused since 0.11
-  const timestampDelta = reader.varlong();
-  const offsetDelta = reader.varint();
+  const timestampDelta = readTimestampDelta(reader);
+  const offsetDelta = readVarint(reader);
   const key = readNullableBytes(reader, 'Record.key');
   const value = readNullableBytes(reader, 'Record.value');
   const countAt = reader.position;
-  const headersCount = reader.varint();
+  const headersCount = readVarint(reader);
   // Each header takes at least two bytes (two length varints).
   if (headersCount < 0 || (headersCount > 0 && headersCount * 2 > end - reader.position)) {
     throw new DecodeError(`invalid headers count ${headersCount}`, countAt, 'Record.headers');
@@ -144,9 +144,56 @@ export function decodeRecord(reader: Reader): Record {
   return { offsetDelta, timestampDelta, key, value, headers };
 }
 
+/**
+ * A zig-zag varint of a record (a length, a delta, a count): one- and two-byte ones, nearly all of
+ * them, read here without a loop; longer ones, and any near the end of the input, by the Reader
+ * (same value, same errors).
+ */
+function readVarint(reader: Reader): number {
+  const buffer = reader.buffer;
+  const at = reader.position;
+  if (at + 2 <= reader.end) {
+    const first = buffer[at]!;
+    if (first < 0x80) {
+      reader.position = at + 1;
+      return (first >>> 1) ^ -(first & 1);
+    }
+    const second = buffer[at + 1]!;
+    if (second < 0x80) {
+      const raw = (first & 0x7f) | (second << 7);
+      reader.position = at + 2;
+      return (raw >>> 1) ^ -(raw & 1);
+    }
+  }
+  return reader.varint();
+}
+
+/**
+ * The zig-zag varlong timestampDelta, on numbers while it takes at most 7 bytes (|delta| < 2^48 ms:
+ * every real one) and then one bigint; the Reader's bigint path (several bigints per byte) takes
+ * longer ones and reports truncation. Same value, same errors: it is the decoder's hottest read.
+ */
+function readTimestampDelta(reader: Reader): bigint {
+  const buffer = reader.buffer;
+  const start = reader.position;
+  const limit = Math.min(reader.end, start + 7);
+  let raw = 0;
+  let scale = 1;
+  for (let at = start; at < limit; at++) {
+    const byte = buffer[at]!;
+    raw += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      reader.position = at + 1;
+      return BigInt(raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2);
+    }
+    scale *= 0x80;
+  }
+  return reader.varlong();
+}
+
 function readNullableBytes(reader: Reader, field: string): Buffer | null {
   const at = reader.position;
-  const length = reader.varint();
+  const length = readVarint(reader);
   if (length === -1) return null;
   if (length < 0) throw new DecodeError(`invalid length ${length}`, at, field);
   return reader.raw(length, field);

@@ -1,6 +1,6 @@
-import { isUtf8 } from 'node:buffer';
 import { SerdeError, describeCause } from './serde-error.js';
 import type { Serde, SerdeContext } from './serde.js';
+import { decodeUtf8Strict } from './utf8.js';
 
 /**
  * Checks a parsed value: either a type guard (`false` rejects) or an assertion that throws to reject
@@ -42,11 +42,12 @@ export function jsonSerde<T>(options: JsonSerdeOptions<T> = {}): Serde<T> {
 }
 
 function parseJson(bytes: Buffer, context: SerdeContext): unknown {
-  if (!isUtf8(bytes)) {
+  const text = decodeUtf8Strict(bytes);
+  if (text === undefined) {
     throw new SerdeError({ operation: 'deserialize', reason: 'malformed', context, detail: `${bytes.length} bytes are not valid UTF-8` });
   }
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(text);
   } catch (cause) {
     throw new SerdeError({ operation: 'deserialize', reason: 'malformed', context, detail: `not valid JSON (${describeCause(cause)})`, cause });
   }

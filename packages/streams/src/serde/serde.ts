@@ -19,7 +19,13 @@ export interface SerdeTopicContext {
   readonly role: SerdeRole;
 }
 
-/** The topic context plus the record's position when it is known (on the consume side). */
+/**
+ * The topic context plus the record's position when it is known (on the consume side).
+ *
+ * Valid only during the call it is passed to, as Kafka's are: the runtime reuses one context per
+ * batch and role and moves it to each record's offset (no object per record). A serde that needs
+ * the position later copies the fields it needs (`SerdeError` does).
+ */
 export interface SerdeContext extends SerdeTopicContext {
   readonly partition?: number;
   readonly offset?: bigint;

@@ -1,6 +1,6 @@
-import { isUtf8 } from 'node:buffer';
 import { SerdeError } from './serde-error.js';
 import type { Serde } from './serde.js';
+import { decodeUtf8Strict } from './utf8.js';
 
 export interface StringSerdeOptions {
   /**
@@ -24,10 +24,12 @@ export function stringSerde(options: StringSerdeOptions = {}): Serde<string> {
     },
     deserialize(bytes, context) {
       if (bytes === null) return null;
-      if (strictUtf8 && !isUtf8(bytes)) {
+      if (!strictUtf8) return bytes.toString('utf8');
+      const text = decodeUtf8Strict(bytes);
+      if (text === undefined) {
         throw new SerdeError({ operation: 'deserialize', reason: 'malformed', context, detail: `${bytes.length} bytes are not valid UTF-8` });
       }
-      return bytes.toString('utf8');
+      return text;
     },
   };
 }

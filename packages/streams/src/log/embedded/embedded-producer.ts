@@ -33,6 +33,31 @@ interface PartitionBatch extends TopicPartition {
   readonly bytes: Buffer;
 }
 
+interface RequestPartition extends TopicPartition {
+  readonly records: OutgoingRecord[];
+}
+
+/** One request's records grouped by partition, in the order the partitions first appear; no string key per record. */
+class RequestPartitions {
+  readonly entries: RequestPartition[] = [];
+  private readonly byTopic = new Map<string, Map<number, RequestPartition>>();
+
+  recordsOf(topic: string, partition: number): OutgoingRecord[] {
+    let byPartition = this.byTopic.get(topic);
+    if (byPartition === undefined) {
+      byPartition = new Map();
+      this.byTopic.set(topic, byPartition);
+    }
+    let entry = byPartition.get(partition);
+    if (entry === undefined) {
+      entry = { topic, partition, records: [] };
+      byPartition.set(partition, entry);
+      this.entries.push(entry);
+    }
+    return entry.records;
+  }
+}
+
 /**
  * The idempotent (optionally transactional) producer over the in-process client.
  *
@@ -105,7 +130,7 @@ export class EmbeddedProducer implements LogProducer {
   private async drain(): Promise<void> {
     while (this.queue.length > 0 && this.failure === undefined) {
       const taken: Array<{ send: PendingSend; count: number }> = [];
-      const byPartition = new Map<string, { topic: string; partition: number; records: OutgoingRecord[] }>();
+      const partitions = new RequestPartitions();
       let bytes = 0;
       let sendIndex = 0;
       let recordIndex = this.headRecordIndex;
@@ -115,13 +140,7 @@ export class EmbeddedProducer implements LogProducer {
         while (recordIndex < send.records.length && (bytes < this.options.requestBytesMax || (taken.length === 0 && count === 0))) {
           const record = send.records[recordIndex]!;
           bytes += estimatedRecordBytes(record);
-          const key = topicPartitionKey(record);
-          let entry = byPartition.get(key);
-          if (entry === undefined) {
-            entry = { topic: record.topic, partition: record.partition, records: [] };
-            byPartition.set(key, entry);
-          }
-          entry.records.push(record);
+          partitions.recordsOf(record.topic, record.partition).push(record);
           recordIndex += 1;
           count += 1;
         }
@@ -131,8 +150,8 @@ export class EmbeddedProducer implements LogProducer {
         recordIndex = 0;
       }
       try {
-        if (this.identity.transactional) await this.addPartitionsToTransaction([...byPartition.values()]);
-        const batches: PartitionBatch[] = [...byPartition.values()].map((entry) => ({
+        if (this.identity.transactional) await this.addPartitionsToTransaction(partitions.entries);
+        const batches: PartitionBatch[] = partitions.entries.map((entry) => ({
           topic: entry.topic,
           partition: entry.partition,
           bytes: encodeProducerBatch(entry.records, this.identity, this.takeSequences(entry, entry.records.length)),

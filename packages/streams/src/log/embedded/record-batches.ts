@@ -6,6 +6,7 @@ import {
   decodeRecordBatches,
   encodeRecordBatch,
   type FetchResponseAbortedTransaction,
+  type RecordBatch,
   type RecordHeader,
 } from '@defter/protocol';
 import type { LogRecord, OutgoingRecord, RecordHeaders } from '../stream-log.js';
@@ -49,9 +50,31 @@ export function decodeFetchedRecords(
       continue;
     }
     if (transactional && abortedProducers.has(batch.producerId)) continue;
-    const logAppendTime = (batch.attributes & ATTRIBUTE_TIMESTAMP_TYPE_LOG_APPEND) !== 0;
-    for (const record of batch.records) {
-      const offset = batch.baseOffset + BigInt(record.offsetDelta);
+    pushRecords(batch, fetchOffset, records);
+  }
+  return { records, nextOffset };
+}
+
+/**
+ * One data batch's records from `fetchOffset` on. Per record this allocates the record, its
+ * headers object (none when it has no headers) and one bigint offset: the offset and timestamp
+ * arithmetic is done on numbers, exact while the offsets (below 2^52) and timestamps are safe
+ * integers (always, in practice: 2^53 ms is 285,000 years); bigint arithmetic otherwise.
+ */
+function pushRecords(batch: RecordBatch, fetchOffset: bigint, records: LogRecord[]): void {
+  const logAppendTime = (batch.attributes & ATTRIBUTE_TIMESTAMP_TYPE_LOG_APPEND) !== 0;
+  const batchRecords = batch.records;
+  const baseOffset = batch.baseOffset;
+  const numbersExact =
+    baseOffset >= 0n &&
+    baseOffset <= OFFSET_NUMBER_MAX &&
+    fetchOffset >= 0n &&
+    fetchOffset <= OFFSET_NUMBER_MAX &&
+    isSafeInteger(batch.baseTimestamp) &&
+    isSafeInteger(batch.maxTimestamp);
+  if (!numbersExact) {
+    for (const record of batchRecords) {
+      const offset = baseOffset + BigInt(record.offsetDelta);
       if (offset < fetchOffset) continue;
       records.push({
         offset,
@@ -61,8 +84,38 @@ export function decodeFetchedRecords(
         headers: toRecordHeaders(record.headers),
       });
     }
+    return;
   }
-  return { records, nextOffset };
+  const baseOffsetNumber = Number(baseOffset);
+  const fetchOffsetNumber = Number(fetchOffset);
+  const baseTimestampNumber = Number(batch.baseTimestamp);
+  const logAppendTimestamp = Number(batch.maxTimestamp);
+  for (let index = 0; index < batchRecords.length; index += 1) {
+    const record = batchRecords[index]!;
+    const offsetNumber = baseOffsetNumber + record.offsetDelta;
+    if (offsetNumber < fetchOffsetNumber) continue;
+    const timestampDelta = record.timestampDelta;
+    records.push({
+      offset: BigInt(offsetNumber),
+      timestamp: logAppendTime
+        ? logAppendTimestamp
+        : isSafeInteger(timestampDelta)
+          ? baseTimestampNumber + Number(timestampDelta)
+          : Number(batch.baseTimestamp + timestampDelta),
+      key: record.key,
+      value: record.value,
+      headers: toRecordHeaders(record.headers),
+    });
+  }
+}
+
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE_BIGINT = BigInt(Number.MIN_SAFE_INTEGER);
+/** A base offset up to 2^52 plus any int32 offset delta stays a safe integer. */
+const OFFSET_NUMBER_MAX = 2n ** 52n;
+
+function isSafeInteger(value: bigint): boolean {
+  return value >= MIN_SAFE_BIGINT && value <= MAX_SAFE_BIGINT;
 }
 
 function toRecordHeaders(headers: readonly RecordHeader[]): RecordHeaders {
@@ -102,22 +155,41 @@ export function encodeProducerBatch(records: readonly OutgoingRecord[], identity
   });
 }
 
+/** Kafka's header list from kafkajs's shape; a record without headers shares one empty list (the encoder only reads it). */
 function fromRecordHeaders(headers: RecordHeaders): RecordHeader[] {
-  const result: RecordHeader[] = [];
-  for (const [key, value] of Object.entries(headers)) {
+  let result: RecordHeader[] | undefined;
+  // for…in rather than Object.entries: no array of pairs per record (headers are plain objects).
+  for (const key in headers) {
+    if (!Object.hasOwn(headers, key)) continue;
+    const value = headers[key];
     if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    for (const item of values as ReadonlyArray<Buffer | string>) result.push({ key, value: typeof item === 'string' ? Buffer.from(item) : item });
+    result ??= [];
+    if (!Array.isArray(value)) result.push(toRecordHeader(key, value as Buffer | string));
+    else for (const item of value as ReadonlyArray<Buffer | string>) result.push(toRecordHeader(key, item));
   }
-  return result;
+  return result ?? NO_HEADERS;
 }
+
+function toRecordHeader(key: string, value: Buffer | string): RecordHeader {
+  return { key, value: typeof value === 'string' ? Buffer.from(value) : value };
+}
+
+const NO_HEADERS: RecordHeader[] = [];
 
 /** Bytes a record adds to a request, roughly: enough to keep requests below their limit. */
 export function estimatedRecordBytes(record: OutgoingRecord): number {
   let bytes = 24 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
-  for (const [key, value] of Object.entries(record.headers)) {
+  const headers = record.headers;
+  for (const key in headers) {
+    if (!Object.hasOwn(headers, key)) continue;
+    const value = headers[key];
     if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) bytes += key.length + 8 + (typeof item === 'string' ? Buffer.byteLength(item) : (item as Buffer).length);
+    if (!Array.isArray(value)) bytes += key.length + 8 + headerValueBytes(value as Buffer | string);
+    else for (const item of value as ReadonlyArray<Buffer | string>) bytes += key.length + 8 + headerValueBytes(item);
   }
   return bytes;
+}
+
+function headerValueBytes(value: Buffer | string): number {
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 }
