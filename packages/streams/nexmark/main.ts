@@ -1,7 +1,7 @@
 /**
- * `pnpm bench:nexmark`: NEXMark q0–q2 on one core, with baselines and peers in the same run (see `bench.ts`).
+ * `pnpm bench:nexmark`: NEXMark q0–q2, q3, q5, q8 on one core, with baselines and peers in the same run (see `bench.ts`).
  *
- *   pnpm bench:nexmark [--quick] [--events N] [--queries q0,q1,q2] [--rows ceiling,app,loop,kafkats] [--seed N]
+ *   pnpm bench:nexmark [--quick] [--events N] [--queries q0,q1,q2,q3,q5,q8] [--rows ceiling,app,loop,kafkats] [--seed N]
  *   (node packages/streams/dist/nexmark/main.js)
  */
 import { parseCommandLine } from '../bench/command-line.js';

@@ -14,7 +14,7 @@ import { partitionForKey, type RunningBroker } from '@defter/broker';
 import { EmbeddedLog, Serdes, app, type OutgoingRecord } from '../src/index.js';
 import { nexmarkEventSerde } from './event-serde.js';
 import { endOffsets } from './output-check.js';
-import type { NexmarkQuery } from './queries.js';
+import type { NexmarkQuery, NexmarkTopology } from './queries.js';
 
 export interface RowTiming {
   readonly seconds: number;
@@ -52,8 +52,9 @@ export async function timeUntilOutput(options: LogRowOptions, start: () => Promi
   return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-export async function runAppRow<R>(query: NexmarkQuery<R>, options: LogRowOptions & { readonly applicationId: string }): Promise<RowTiming> {
-  const streamsApp = app({ applicationId: options.applicationId, log: { broker: options.broker }, shutdownOnSignals: false });
+/** `stateDir`: where a stateful query's stores live (the app's default, `./state`, otherwise). */
+export async function runAppRow<R>(query: NexmarkTopology<R>, options: LogRowOptions & { readonly applicationId: string; readonly stateDir?: string }): Promise<RowTiming> {
+  const streamsApp = app({ applicationId: options.applicationId, log: { broker: options.broker }, shutdownOnSignals: false, ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }) });
   const events = streamsApp.stream(options.inputTopic, { key: Serdes.string(), value: nexmarkEventSerde() });
   query.build(events).to(options.outputTopic, { key: Serdes.string(), value: Serdes.json<R>() });
   try {
