@@ -1,16 +1,13 @@
-import { concatMap, toArray, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Serde } from '../../serde/serde.js';
-import { decodeWindowKey, encodeSegmentPrefix, encodeWindowKey, windowSegmentId } from '../../state/window-key-layout.js';
+import { decodeWindowKey, encodeWindowKey, windowSegmentId } from '../../state/window-key-layout.js';
 import type { RunContext } from '../../topology/topology.js';
 import type { StreamRecord } from '../stream-record.js';
 import type { SlidingWindows, WindowBounds, Windowed } from '../windows/windows.js';
-import { inStepStore, keyBytesOf, storeContexts, type KeyRange } from './window-step.js';
+import { inSegmentedStepStore, keyBytesOf, perApplicableBatch, storeContexts, type KeyRange, type SegmentedStore } from './window-step.js';
 
-export interface SlidingWindowAggregateOptions<K, V, A> {
-  readonly storeName: string;
+export interface SlidingWindowAggregateOptions<K, V, A> extends SegmentedStore {
   readonly windows: SlidingWindows;
-  readonly retentionMs: number;
-  readonly segmentIntervalMs: number;
   readonly keySerde: Serde<K>;
   /** The input values' serde: the store keeps the records of the last `timeDifference + grace`. */
   readonly valueSerde: Serde<V>;
@@ -86,89 +83,74 @@ export function slidingWindowAggregate<K, V, A>(
   const { storeName, windows, keySerde, valueSerde, segmentIntervalMs } = options;
   const differenceMs = windows.timeDifferenceMs;
   const contexts = storeContexts(storeName);
-  return (source) =>
-    source.pipe(
-      toArray(),
-      concatMap(async (records) => {
-        const applicable = records.filter((record) => record.key !== null && !options.skip(record));
-        if (applicable.length === 0) return [];
-        const byKey = new Map<string, { keyBytes: Buffer; fromMs: number; toMs: number }>();
-        const planned = applicable.map((record) => {
-          const keyBytes = keyBytesOf(keySerde, record.key as K, contexts.key);
-          const id = keyBytes.toString('latin1');
-          const span = byKey.get(id);
-          if (span === undefined) byKey.set(id, { keyBytes, fromMs: record.timestamp, toMs: record.timestamp });
-          else {
-            span.fromMs = Math.min(span.fromMs, record.timestamp);
-            span.toMs = Math.max(span.toMs, record.timestamp);
+  return perApplicableBatch(options.skip, async (applicable) => {
+    const byKey = new Map<string, { keyBytes: Buffer; fromMs: number; toMs: number }>();
+    const planned = applicable.map((record) => {
+      const keyBytes = keyBytesOf(keySerde, record.key as K, contexts.key);
+      const id = keyBytes.toString('latin1');
+      const span = byKey.get(id);
+      if (span === undefined) byKey.set(id, { keyBytes, fromMs: record.timestamp, toMs: record.timestamp });
+      else {
+        span.fromMs = Math.min(span.fromMs, record.timestamp);
+        span.toMs = Math.max(span.toMs, record.timestamp);
+      }
+      return { record, id, keyBytes, storeKey: encodeWindowKey(windowSegmentId(record.timestamp, segmentIntervalMs), keyBytes, record.timestamp) };
+    });
+    const ranges: Array<KeyRange<Buffer>> = [];
+    const rangeKeys: string[] = [];
+    for (const [id, span] of byKey) {
+      const fromMs = span.fromMs - differenceMs;
+      const toMs = span.toMs + differenceMs + 1;
+      for (let segment = windowSegmentId(fromMs, segmentIntervalMs); segment <= windowSegmentId(toMs, segmentIntervalMs); segment += 1) {
+        ranges.push({ from: encodeWindowKey(segment, span.keyBytes, fromMs), to: encodeWindowKey(segment, span.keyBytes, toMs + 1) });
+        rangeKeys.push(id);
+      }
+    }
+    return inSegmentedStepStore(
+      context,
+      options,
+      planned.map((plan) => plan.storeKey),
+      ranges,
+      ({ access, found, time }) => {
+        const working = new Map<string, KeyRecords>();
+        for (const id of byKey.keys()) working.set(id, new KeyRecords());
+        found.forEach((entries, index) => {
+          const keyRecords = working.get(rangeKeys[index]!)!;
+          for (const entry of entries) {
+            const decoded = decodeWindowKey(entry.key);
+            if (decoded === undefined) continue;
+            for (const value of decodeValues(entry.value, storeName)) keyRecords.add(decoded.windowStartMs, value);
           }
-          return { record, id, keyBytes, storeKey: encodeWindowKey(windowSegmentId(record.timestamp, segmentIntervalMs), keyBytes, record.timestamp) };
         });
-        const ranges: Array<KeyRange<Buffer>> = [];
-        const rangeKeys: string[] = [];
-        for (const [id, span] of byKey) {
-          const fromMs = span.fromMs - differenceMs;
-          const toMs = span.toMs + differenceMs + 1;
-          for (let segment = windowSegmentId(fromMs, segmentIntervalMs); segment <= windowSegmentId(toMs, segmentIntervalMs); segment += 1) {
-            ranges.push({ from: encodeWindowKey(segment, span.keyBytes, fromMs), to: encodeWindowKey(segment, span.keyBytes, toMs + 1) });
-            rangeKeys.push(id);
+        const out: Array<StreamRecord<Windowed<K>, A>> = [];
+        let late = 0;
+        for (const { record, id, storeKey } of planned) {
+          const t = record.timestamp;
+          if (t > time.streamTimeMs) time.streamTimeMs = t;
+          if (time.streamTimeMs > t + windows.graceMs) {
+            late += 1;
+            continue;
+          }
+          const keyRecords = working.get(id)!;
+          const isNewTime = !keyRecords.byTime.has(t);
+          const list = keyRecords.add(t, valueSerde.serialize(record.value as V, contexts.value)!);
+          access.put(storeKey, encodeValues(list));
+          const starts = new Set<number>([t - differenceMs]);
+          for (const before of keyRecords.times(t - differenceMs, t - 1)) starts.add(before + 1);
+          for (const after of keyRecords.times(t + 1, t + differenceMs)) starts.add(after - differenceMs);
+          if (isNewTime && keyRecords.times(t + 1, t + differenceMs).length > 0) starts.add(t + 1);
+          for (const start of [...starts].sort((a, b) => a - b)) {
+            const window: WindowBounds = { startMs: start, endMs: start + differenceMs };
+            let aggregate: A | null = null;
+            for (const at of keyRecords.times(window.startMs, window.endMs)) {
+              for (const bytes of keyRecords.byTime.get(at)!) aggregate = options.next(aggregate, record.key as K, valueSerde.deserialize(bytes, contexts.value) as V);
+            }
+            out.push({ ...record, key: { key: record.key as K, window }, value: aggregate as A });
           }
         }
-        let dropBelowSegment: number | undefined;
-        const changes = await inStepStore(
-          context,
-          storeName,
-          planned.map((plan) => plan.storeKey),
-          ranges,
-          ({ access, found, time }) => {
-            const working = new Map<string, KeyRecords>();
-            for (const id of byKey.keys()) working.set(id, new KeyRecords());
-            found.forEach((entries, index) => {
-              const keyRecords = working.get(rangeKeys[index]!)!;
-              for (const entry of entries) {
-                const decoded = decodeWindowKey(entry.key);
-                if (decoded === undefined) continue;
-                for (const value of decodeValues(entry.value, storeName)) keyRecords.add(decoded.windowStartMs, value);
-              }
-            });
-            const out: Array<StreamRecord<Windowed<K>, A>> = [];
-            let late = 0;
-            for (const { record, id, storeKey } of planned) {
-              const t = record.timestamp;
-              if (t > time.streamTimeMs) time.streamTimeMs = t;
-              if (time.streamTimeMs > t + windows.graceMs) {
-                late += 1;
-                continue;
-              }
-              const keyRecords = working.get(id)!;
-              const isNewTime = !keyRecords.byTime.has(t);
-              const list = keyRecords.add(t, valueSerde.serialize(record.value as V, contexts.value)!);
-              access.put(storeKey, encodeValues(list));
-              const starts = new Set<number>([t - differenceMs]);
-              for (const before of keyRecords.times(t - differenceMs, t - 1)) starts.add(before + 1);
-              for (const after of keyRecords.times(t + 1, t + differenceMs)) starts.add(after - differenceMs);
-              if (isNewTime && keyRecords.times(t + 1, t + differenceMs).length > 0) starts.add(t + 1);
-              for (const start of [...starts].sort((a, b) => a - b)) {
-                const window: WindowBounds = { startMs: start, endMs: start + differenceMs };
-                let aggregate: A | null = null;
-                for (const at of keyRecords.times(window.startMs, window.endMs)) {
-                  for (const bytes of keyRecords.byTime.get(at)!) aggregate = options.next(aggregate, record.key as K, valueSerde.deserialize(bytes, contexts.value) as V);
-                }
-                out.push({ ...record, key: { key: record.key as K, window }, value: aggregate as A });
-              }
-            }
-            if (late > 0) context.recordsLate?.(late);
-            const liveSegment = windowSegmentId(time.streamTimeMs - options.retentionMs, segmentIntervalMs);
-            if (Number.isFinite(time.streamTimeMs) && liveSegment > time.droppedBelowSegment) {
-              time.droppedBelowSegment = liveSegment;
-              dropBelowSegment = liveSegment;
-            }
-            return out;
-          },
-        );
-        if (dropBelowSegment !== undefined) await context.deleteBelow?.(storeName, encodeSegmentPrefix(dropBelowSegment));
-        return changes;
-      }),
-      concatMap((changes) => changes),
+        if (late > 0) context.recordsLate?.(late);
+        return out;
+      },
     );
+  });
 }

@@ -1,16 +1,13 @@
-import { concatMap, toArray, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { Serde } from '../../serde/serde.js';
-import { encodeSegmentPrefix, encodeWindowKey, windowSegmentId } from '../../state/window-key-layout.js';
+import { encodeWindowKey, windowSegmentId } from '../../state/window-key-layout.js';
 import type { RunContext } from '../../topology/topology.js';
 import type { StreamRecord } from '../stream-record.js';
 import type { TimeWindows, Windowed } from '../windows/windows.js';
-import { inStepStore, keyBytesOf, storeContexts } from './window-step.js';
+import { inSegmentedStepStore, keyBytesOf, perApplicableBatch, storeContexts, type SegmentedStore } from './window-step.js';
 
-export interface TimeWindowAggregateOptions<K, V, A> {
-  readonly storeName: string;
+export interface TimeWindowAggregateOptions<K, V, A> extends SegmentedStore {
   readonly windows: TimeWindows;
-  readonly retentionMs: number;
-  readonly segmentIntervalMs: number;
   readonly keySerde: Serde<K>;
   readonly aggregateSerde: Serde<A>;
   /** The window's next aggregate (`current` null: the window's first record). */
@@ -30,57 +27,41 @@ export interface TimeWindowAggregateOptions<K, V, A> {
 export function timeWindowAggregate<K, V, A>(context: RunContext, options: TimeWindowAggregateOptions<K, V, A>): OperatorFunction<StreamRecord<K, V>, StreamRecord<Windowed<K>, A>> {
   const { storeName, windows, keySerde, aggregateSerde, segmentIntervalMs } = options;
   const contexts = storeContexts(storeName);
-  return (source) =>
-    source.pipe(
-      toArray(),
-      concatMap(async (records) => {
-        const applicable = records.filter((record) => record.key !== null && !options.skip(record));
-        // Without records there is nothing to update: the idle floor reaches this step with the next record.
-        if (applicable.length === 0) return [];
-        const planned = applicable.map((record) => {
-          const keyBytes = keyBytesOf(keySerde, record.key as K, contexts.key);
-          const starts = windows.windowStartsFor(record.timestamp);
-          return { record, keyBytes, starts, storeKeys: starts.map((start) => encodeWindowKey(windowSegmentId(start, segmentIntervalMs), keyBytes, start)) };
-        });
-        let dropBelowSegment: number | undefined;
-        const changes = await inStepStore(
-          context,
-          storeName,
-          planned.flatMap((plan) => plan.storeKeys),
-          [],
-          ({ access, time }) => {
-            const out: Array<StreamRecord<Windowed<K>, A>> = [];
-            let late = 0;
-            for (const { record, starts, storeKeys } of planned) {
-              if (record.timestamp > time.streamTimeMs) time.streamTimeMs = record.timestamp;
-              let missed = false;
-              for (let index = 0; index < starts.length; index += 1) {
-                const window = windows.bounds(starts[index]!);
-                if (time.streamTimeMs > windows.closesAfterMs(window)) {
-                  missed = true;
-                  continue;
-                }
-                const storeKey = storeKeys[index]!;
-                const stored = access.get(storeKey);
-                const current = stored === null ? null : (aggregateSerde.deserialize(stored, contexts.value) as A);
-                const value = options.next(current, record.key as K, record.value as V);
-                access.put(storeKey, aggregateSerde.serialize(value, contexts.value));
-                out.push({ ...record, key: { key: record.key as K, window }, value });
-              }
-              if (missed) late += 1;
+  return perApplicableBatch(options.skip, async (applicable) => {
+    const planned = applicable.map((record) => {
+      const keyBytes = keyBytesOf(keySerde, record.key as K, contexts.key);
+      const starts = windows.windowStartsFor(record.timestamp);
+      return { record, keyBytes, starts, storeKeys: starts.map((start) => encodeWindowKey(windowSegmentId(start, segmentIntervalMs), keyBytes, start)) };
+    });
+    return inSegmentedStepStore(
+      context,
+      options,
+      planned.flatMap((plan) => plan.storeKeys),
+      [],
+      ({ access, time }) => {
+        const out: Array<StreamRecord<Windowed<K>, A>> = [];
+        let late = 0;
+        for (const { record, starts, storeKeys } of planned) {
+          if (record.timestamp > time.streamTimeMs) time.streamTimeMs = record.timestamp;
+          let missed = false;
+          for (let index = 0; index < starts.length; index += 1) {
+            const window = windows.bounds(starts[index]!);
+            if (time.streamTimeMs > windows.closesAfterMs(window)) {
+              missed = true;
+              continue;
             }
-            if (late > 0) context.recordsLate?.(late);
-            const liveSegment = windowSegmentId(time.streamTimeMs - options.retentionMs, segmentIntervalMs);
-            if (Number.isFinite(time.streamTimeMs) && liveSegment > time.droppedBelowSegment) {
-              time.droppedBelowSegment = liveSegment;
-              dropBelowSegment = liveSegment;
-            }
-            return out;
-          },
-        );
-        if (dropBelowSegment !== undefined) await context.deleteBelow?.(storeName, encodeSegmentPrefix(dropBelowSegment));
-        return changes;
-      }),
-      concatMap((changes) => changes),
+            const storeKey = storeKeys[index]!;
+            const stored = access.get(storeKey);
+            const current = stored === null ? null : (aggregateSerde.deserialize(stored, contexts.value) as A);
+            const value = options.next(current, record.key as K, record.value as V);
+            access.put(storeKey, aggregateSerde.serialize(value, contexts.value));
+            out.push({ ...record, key: { key: record.key as K, window }, value });
+          }
+          if (missed) late += 1;
+        }
+        if (late > 0) context.recordsLate?.(late);
+        return out;
+      },
     );
+  });
 }

@@ -9,6 +9,7 @@ import { KTable } from '../ktable.js';
 import { sessionWindowAggregate } from '../operators/session-window-aggregate.js';
 import { slidingWindowAggregate } from '../operators/sliding-window-aggregate.js';
 import { timeWindowAggregate } from '../operators/time-window-aggregate.js';
+import type { SegmentedStore } from '../operators/window-step.js';
 import type { StreamRecord } from '../stream-record.js';
 import type { WindowedTableInfo } from './suppressed.js';
 import { SessionWindows, SlidingWindows, TimeWindows, type WindowBounds, type Windowed } from './windows.js';
@@ -31,6 +32,12 @@ function segmentIntervalFor(retentionMs: number): number {
 function retentionFor(neededMs: number, asked: number | undefined): number {
   if (asked !== undefined && !(Number.isSafeInteger(asked) && asked >= 0)) throw new RangeError(`retentionMs must be a non-negative integer, got ${String(asked)}`);
   return Math.max(neededMs, asked ?? 0);
+}
+
+/** The window-layout store of the step `name`: it keeps `neededMs`, or the retention asked if longer. */
+function segmentedStore(name: string, neededMs: number, askedRetentionMs: number | undefined): SegmentedStore {
+  const retentionMs = retentionFor(neededMs, askedRetentionMs);
+  return { storeName: name, retentionMs, segmentIntervalMs: segmentIntervalFor(retentionMs) };
 }
 
 type Fold<K, V, A> = (current: A | null, key: K, value: V) => A;
@@ -84,35 +91,14 @@ export class TimeWindowedKStream<K, V> {
     const windows = this.windows;
     const closesAfterMs = (window: WindowBounds): number => windows.closesAfterMs(window);
     const info = { keySerde: this.grouped.key, valueSerde: aggregateSerde as Serde<unknown>, closesAfterMs };
+    const fold = { keySerde: this.grouped.key, next, skip: skipNullValues };
     if (windows instanceof TimeWindows) {
-      const retentionMs = retentionFor(windows.sizeMs + windows.graceMs, options.retentionMs);
-      return addWindowedStep<K, V, A>(this.topology, input, name, info, (context) =>
-        timeWindowAggregate<K, V, A>(context, {
-          storeName: name,
-          windows,
-          retentionMs,
-          segmentIntervalMs: segmentIntervalFor(retentionMs),
-          keySerde: this.grouped.key,
-          aggregateSerde,
-          next,
-          skip: skipNullValues,
-        }),
-      );
+      const store = segmentedStore(name, windows.sizeMs + windows.graceMs, options.retentionMs);
+      return addWindowedStep<K, V, A>(this.topology, input, name, info, (context) => timeWindowAggregate<K, V, A>(context, { ...store, ...fold, windows, aggregateSerde }));
     }
     // A sliding record is needed until its own right window [t + 1, t + 1 + d] closes.
-    const retentionMs = retentionFor(windows.timeDifferenceMs + windows.graceMs + 2, options.retentionMs);
-    return addWindowedStep<K, V, A>(this.topology, input, name, info, (context) =>
-      slidingWindowAggregate<K, V, A>(context, {
-        storeName: name,
-        windows,
-        retentionMs,
-        segmentIntervalMs: segmentIntervalFor(retentionMs),
-        keySerde: this.grouped.key,
-        valueSerde: this.grouped.value,
-        next,
-        skip: skipNullValues,
-      }),
-    );
+    const store = segmentedStore(name, windows.timeDifferenceMs + windows.graceMs + 2, options.retentionMs);
+    return addWindowedStep<K, V, A>(this.topology, input, name, info, (context) => slidingWindowAggregate<K, V, A>(context, { ...store, ...fold, windows, valueSerde: this.grouped.value }));
   }
 }
 
