@@ -30,6 +30,7 @@ import type {
 } from './stream-log.js';
 import { GroupRebalancedError } from './stream-log.js';
 import { KafkajsPartitionReader } from './kafkajs-partition-reader.js';
+import { CoalescingSendQueue } from './coalescing-send-queue.js';
 
 /**
  * The `StreamLog` over the Kafka protocol, through kafkajs 2.2.4: a defter broker, Apache Kafka or
@@ -302,109 +303,51 @@ function groupByTopic(partitions: readonly TopicPartition[]): Array<{ topic: str
   return [...byTopic].map(([topic, list]) => ({ topic, partitions: list }));
 }
 
-interface PendingSend {
-  readonly records: readonly OutgoingRecord[];
-  /** Records of this send not yet acknowledged. */
-  remaining: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
 /**
  * One produce request in flight at a time (the idempotent producer's order), later sends coalesced
  * into the next request up to `requestBytesMax`. Inside a transaction the sends go to it.
  */
 class KafkajsProducer implements LogProducer {
-  private readonly queue: PendingSend[] = [];
-  /** Index of the next record to send in `queue[0]`. */
-  private headRecordIndex = 0;
-  private draining: Promise<void> | undefined;
+  private readonly sendQueue: CoalescingSendQueue<OutgoingRecord>;
   private transaction: Transaction | undefined;
-  private failure: Error | undefined;
 
   constructor(
     private readonly producer: Producer,
-    private readonly requestBytesMax: number,
+    requestBytesMax: number,
     private readonly transactional: boolean,
-  ) {}
+  ) {
+    this.sendQueue = new CoalescingSendQueue({
+      requestBytesMax,
+      recordBytes: (record) => (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64,
+      writeRequest: (records) => this.writeRequest(records),
+    });
+  }
 
   send(records: readonly OutgoingRecord[]): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.sendQueue.failure !== undefined) return Promise.reject(this.sendQueue.failure);
     if (records.length === 0) return Promise.resolve();
     if (this.transactional && this.transaction === undefined) {
       return Promise.reject(new Error('a transactional producer sends only inside a transaction: call beginTransaction() first'));
     }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, remaining: records.length, resolve, reject });
-      this.startDrain();
-    });
+    return this.sendQueue.send(records);
   }
 
-  /**
-   * One drain at a time. A send made while a drain is finishing (its last send's caller runs before
-   * the drain's promise settles) is picked up by a new drain from the finally.
-   */
-  private startDrain(): void {
-    if (this.draining !== undefined) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      if (this.queue.length > 0 && this.failure === undefined) this.startDrain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const taken: Array<{ send: PendingSend; count: number }> = [];
-      const byTopic = new Map<string, Message[]>();
-      let bytes = 0;
-      let sendIndex = 0;
-      let recordIndex = this.headRecordIndex;
-      while (sendIndex < this.queue.length && (taken.length === 0 || bytes < this.requestBytesMax)) {
-        const send = this.queue[sendIndex]!;
-        let count = 0;
-        while (recordIndex < send.records.length && (bytes < this.requestBytesMax || (taken.length === 0 && count === 0))) {
-          const record = send.records[recordIndex]!;
-          bytes += (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64;
-          const messages = byTopic.get(record.topic) ?? [];
-          messages.push(toKafkajsMessage(record));
-          byTopic.set(record.topic, messages);
-          recordIndex += 1;
-          count += 1;
-        }
-        taken.push({ send, count });
-        if (recordIndex < send.records.length) break;
-        sendIndex += 1;
-        recordIndex = 0;
-      }
-      const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-      try {
-        const sender = this.transaction ?? this.producer;
-        await sender.sendBatch({ topicMessages, acks: -1 });
-      } catch (error) {
-        this.fail(asError(error));
-        return;
-      }
-      for (const { send, count } of taken) {
-        send.remaining -= count;
-        if (send.remaining === 0) {
-          this.queue.shift();
-          send.resolve();
-        }
-      }
-      this.headRecordIndex = this.queue.length > 0 && taken.at(-1)!.send === this.queue[0] ? recordIndex : 0;
+  /** One request of the send queue: the records grouped by topic, in the order the topics first appear. */
+  private async writeRequest(records: readonly OutgoingRecord[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const record of records) {
+      const messages = byTopic.get(record.topic) ?? [];
+      messages.push(toKafkajsMessage(record));
+      byTopic.set(record.topic, messages);
     }
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    const sender = this.transaction ?? this.producer;
+    await sender.sendBatch({ topicMessages, acks: -1 });
   }
 
-  /** After a failed request the order of later records is lost: every queued send fails, and so does every later one. */
-  private fail(error: Error): void {
-    this.failure = error;
-    for (const send of this.queue.splice(0)) send.reject(error);
-    this.headRecordIndex = 0;
-  }
-
-  private async idle(): Promise<void> {
-    while (this.draining !== undefined) await this.draining;
-    if (this.failure !== undefined) throw this.failure;
+  /** Resolves once every queued send is written; after a failed request, rejects with its error. */
+  private idle(): Promise<void> {
+    return this.sendQueue.idle();
   }
 
   async beginTransaction(): Promise<void> {

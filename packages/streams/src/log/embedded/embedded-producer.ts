@@ -1,6 +1,7 @@
 import { ApiKey, ErrorCode } from '@defter/protocol';
 import type { GroupMetadata, LogProducer, OffsetToCommit, OutgoingRecord, TopicPartition } from '../stream-log.js';
 import { topicPartitionKey } from '../stream-log.js';
+import { CoalescingSendQueue } from '../coalescing-send-queue.js';
 import type { BrokerConnection } from './connection.js';
 import { EmbeddedLogError, ProducerFencedError, RebalancedError, delay, isFencingCode, isRebalanceCode, isTransactionRetryCode } from './log-errors.js';
 import { encodeProducerBatch, estimatedRecordBytes, type ProducerIdentity } from './record-batches.js';
@@ -20,14 +21,6 @@ const PRODUCE_ATTEMPTS_MAX = 10;
 const PRODUCE_RETRY_BACKOFF_MS = 50;
 const PRODUCE_TIMEOUT_MS = 30_000;
 const SEQUENCE_MAX = 0x7fffffff;
-
-interface PendingSend {
-  readonly records: readonly OutgoingRecord[];
-  /** Records of this send not yet acknowledged. */
-  remaining: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
 
 interface PartitionBatch extends TopicPartition {
   readonly bytes: Buffer;
@@ -69,11 +62,7 @@ class RequestPartitions {
  * a member that lost its partitions in a rebalance cannot commit their offsets), EndTxn.
  */
 export class EmbeddedProducer implements LogProducer {
-  private readonly queue: PendingSend[] = [];
-  /** Index of the next record to send in `queue[0]`. */
-  private headRecordIndex = 0;
-  private draining: Promise<void> | undefined;
-  private failure: Error | undefined;
+  private readonly sendQueue: CoalescingSendQueue<OutgoingRecord>;
   private identity: ProducerIdentity = { producerId: -1n, producerEpoch: -1, transactional: false };
   private readonly sequences = new Map<string, number>();
   private transactionOpen = false;
@@ -86,7 +75,13 @@ export class EmbeddedProducer implements LogProducer {
   constructor(
     private readonly connection: BrokerConnection,
     private readonly options: EmbeddedProducerOptions,
-  ) {}
+  ) {
+    this.sendQueue = new CoalescingSendQueue({
+      requestBytesMax: options.requestBytesMax,
+      recordBytes: estimatedRecordBytes,
+      writeRequest: (records) => this.writeRequest(records),
+    });
+  }
 
   /** InitProducerId: a producer id, or (transactional) the id's next epoch, which fences older producers. */
   async init(): Promise<void> {
@@ -103,73 +98,26 @@ export class EmbeddedProducer implements LogProducer {
   }
 
   send(records: readonly OutgoingRecord[]): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.sendQueue.failure !== undefined) return Promise.reject(this.sendQueue.failure);
     if (this.closed) return Promise.reject(new Error('the producer is closed'));
     if (records.length === 0) return Promise.resolve();
     if (this.identity.transactional && !this.transactionOpen) {
       return Promise.reject(new Error('a transactional producer sends only inside a transaction: call beginTransaction() first'));
     }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ records, remaining: records.length, resolve, reject });
-      this.startDrain();
-    });
+    return this.sendQueue.send(records);
   }
 
-  /**
-   * One drain at a time. A send made while a drain is finishing (its last send's caller runs before
-   * the drain's promise settles) is picked up by a new drain from the finally.
-   */
-  private startDrain(): void {
-    if (this.draining !== undefined) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      if (this.queue.length > 0 && this.failure === undefined) this.startDrain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0 && this.failure === undefined) {
-      const taken: Array<{ send: PendingSend; count: number }> = [];
-      const partitions = new RequestPartitions();
-      let bytes = 0;
-      let sendIndex = 0;
-      let recordIndex = this.headRecordIndex;
-      while (sendIndex < this.queue.length && bytes < this.options.requestBytesMax) {
-        const send = this.queue[sendIndex]!;
-        let count = 0;
-        while (recordIndex < send.records.length && (bytes < this.options.requestBytesMax || (taken.length === 0 && count === 0))) {
-          const record = send.records[recordIndex]!;
-          bytes += estimatedRecordBytes(record);
-          partitions.recordsOf(record.topic, record.partition).push(record);
-          recordIndex += 1;
-          count += 1;
-        }
-        taken.push({ send, count });
-        if (recordIndex < send.records.length) break;
-        sendIndex += 1;
-        recordIndex = 0;
-      }
-      try {
-        if (this.identity.transactional) await this.addPartitionsToTransaction(partitions.entries);
-        const batches: PartitionBatch[] = partitions.entries.map((entry) => ({
-          topic: entry.topic,
-          partition: entry.partition,
-          bytes: encodeProducerBatch(entry.records, this.identity, this.takeSequences(entry, entry.records.length)),
-        }));
-        await this.produce(batches);
-      } catch (error) {
-        this.fail(asError(error));
-        return;
-      }
-      for (const { send, count } of taken) {
-        send.remaining -= count;
-        if (send.remaining === 0) {
-          this.queue.shift();
-          send.resolve();
-        }
-      }
-      this.headRecordIndex = this.queue.length > 0 && taken.at(-1)!.send === this.queue[0] ? recordIndex : 0;
-    }
+  /** One request of the send queue: one batch per partition, in the order the partitions first appear. */
+  private async writeRequest(records: readonly OutgoingRecord[]): Promise<void> {
+    const partitions = new RequestPartitions();
+    for (const record of records) partitions.recordsOf(record.topic, record.partition).push(record);
+    if (this.identity.transactional) await this.addPartitionsToTransaction(partitions.entries);
+    const batches: PartitionBatch[] = partitions.entries.map((entry) => ({
+      topic: entry.topic,
+      partition: entry.partition,
+      bytes: encodeProducerBatch(entry.records, this.identity, this.takeSequences(entry, entry.records.length)),
+    }));
+    await this.produce(batches);
   }
 
   /** The base sequence for `count` records of a partition; the next batch starts after them. */
@@ -251,22 +199,15 @@ export class EmbeddedProducer implements LogProducer {
     }
   }
 
-  /** After a failed request the order of later records is lost: every queued send fails, and so does every later one. */
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const send of this.queue.splice(0)) send.reject(error);
-    this.headRecordIndex = 0;
-  }
-
-  private async idle(): Promise<void> {
-    while (this.draining !== undefined) await this.draining;
-    if (this.failure !== undefined) throw this.failure;
+  /** Resolves once every queued send is written; after a failed request, rejects with its error. */
+  private idle(): Promise<void> {
+    return this.sendQueue.idle();
   }
 
   async beginTransaction(): Promise<void> {
     if (!this.identity.transactional) throw new Error('beginTransaction() needs a producer created with a transactionalId');
     if (this.transactionOpen) throw new Error('a transaction is already open');
-    if (this.failure !== undefined) throw this.failure;
+    if (this.sendQueue.failure !== undefined) throw this.sendQueue.failure;
     this.transactionOpen = true;
     this.transactionStarted = false;
     this.partitionsInTransaction.clear();
@@ -350,8 +291,4 @@ export class EmbeddedProducer implements LogProducer {
     this.closed = true;
     await this.idle().catch(() => undefined);
   }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
