@@ -8,7 +8,8 @@ import { processIo, type CliIo } from './io.js';
 import { BOOTSTRAP_SERVER_DEFAULT, BOOTSTRAP_SERVER_ENV } from './kafkajs-client.js';
 import { printOffsets } from './offsets-command.js';
 import { replay, type ReplayOptions } from './replay-command.js';
-import { DATA_DIR_DEFAULT, runPipeline } from './run-command.js';
+import { DEFAULT_DATA_DIR } from '@defter/streams';
+import { runPipeline } from './run-command.js';
 import { COMPRESSION_NAMES, produce } from './produce-command.js';
 import { nearest } from './suggest.js';
 import { alterTopic, createTopic, deleteTopic, describeTopic, listTopics } from './topics-command.js';
@@ -343,7 +344,7 @@ export function createProgram(io: CliIo = processIo): Command {
     .argument('[args...]', 'given to the pipeline as context.args (put them after --)')
     .option('--brokers <host:port,...>', 'a Kafka-compatible cluster, through kafkajs (default: the embedded log on --data-dir)')
     .option('-b, --bootstrap-server <host:port,...>', 'the same as --brokers')
-    .option('-d, --data-dir <dir>', `the embedded log's data directory, in this process (default ${DATA_DIR_DEFAULT}, as defter broker)`)
+    .option('-d, --data-dir <dir>', `the embedded log's data directory, in this process (default ${DEFAULT_DATA_DIR}, as defter broker)`)
     .option('--status-interval-ms <ms>', 'a status line (records in/out, lag, commits) on stderr this often; 0: never', integerOption(0), 0)
     .option('-q, --quiet', 'no state changes on stderr', false)
     .addHelpText(

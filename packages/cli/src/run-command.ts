@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { PipelineContext, StreamsApp } from '@defter/streams';
+import { DEFAULT_DATA_DIR, type PipelineContext, type StreamsApp } from '@defter/streams';
 import { EXIT_BAD_INPUT, ExitError } from './exit-error.js';
 import type { CliIo } from './io.js';
 
@@ -32,7 +32,6 @@ export interface RunPipelineOptions {
   quiet: boolean;
 }
 
-export const DATA_DIR_DEFAULT = './data';
 
 const PIPELINE_EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs']);
 const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts']);
@@ -89,7 +88,7 @@ function pipelineLog(options: RunPipelineOptions): PipelineContext['log'] {
     if (brokers.length === 0) throw new ExitError('--brokers needs at least one host:port', EXIT_BAD_INPUT);
     return { brokers };
   }
-  return { dataDir: resolve(options.dataDir ?? DATA_DIR_DEFAULT) };
+  return { dataDir: resolve(options.dataDir ?? DEFAULT_DATA_DIR) };
 }
 
 type PipelineFunction = (context: PipelineContext) => unknown;

@@ -1,6 +1,7 @@
-import { concatMap, toArray, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { RunContext } from '../../topology/topology.js';
 import type { StreamRecord } from '../stream-record.js';
+import { perApplicableBatch } from './per-applicable-batch.js';
 
 /**
  * The stateful step behind `count`/`reduce`/`aggregate`/`table`: per batch, collect the records,
@@ -16,23 +17,15 @@ export function aggregateByKey<K, V, A>(
   next: (current: A | null, record: StreamRecord<K, V>) => A | null,
   skip: (record: StreamRecord<K, V>) => boolean = () => false,
 ): OperatorFunction<StreamRecord<K, V>, StreamRecord<K, A>> {
-  return (source) =>
-    source.pipe(
-      toArray(),
-      concatMap(async (records) => {
-        const applicable = records.filter((record) => record.key !== null && !skip(record));
-        if (applicable.length === 0) return [];
-        const store = context.store(storeName);
-        return store.update(
-          applicable.map((record) => record.key),
-          (view) =>
-            applicable.map((record): StreamRecord<K, A> => {
-              const value = next(view.get(record.key) as A | null, record);
-              view.put(record.key, value);
-              return { ...record, value };
-            }),
-        );
-      }),
-      concatMap((changes) => changes),
-    );
+  return perApplicableBatch(skip, (applicable) =>
+    context.store(storeName).update(
+      applicable.map((record) => record.key),
+      (view) =>
+        applicable.map((record): StreamRecord<K, A> => {
+          const value = next(view.get(record.key) as A | null, record);
+          view.put(record.key, value);
+          return { ...record, value };
+        }),
+    ),
+  );
 }

@@ -5,7 +5,8 @@ import { decodeSessionKey, encodeSessionKey, encodeSessionKeyPrefix } from '../.
 import type { RunContext } from '../../topology/topology.js';
 import type { StreamRecord } from '../stream-record.js';
 import type { SessionWindows, Windowed } from '../windows/windows.js';
-import { inStepStore, keyBytesOf, perApplicableBatch, storeContexts } from './window-step.js';
+import { inStepStore, keyBytesOf, storeContexts } from './window-step.js';
+import { perApplicableBatch } from './per-applicable-batch.js';
 
 export interface SessionWindowAggregateOptions<K, V, A> {
   readonly storeName: string;

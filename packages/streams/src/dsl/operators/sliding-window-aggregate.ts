@@ -4,7 +4,8 @@ import { decodeWindowKey, encodeWindowKey, windowSegmentId } from '../../state/w
 import type { RunContext } from '../../topology/topology.js';
 import type { StreamRecord } from '../stream-record.js';
 import type { SlidingWindows, WindowBounds, Windowed } from '../windows/windows.js';
-import { inSegmentedStepStore, keyBytesOf, perApplicableBatch, storeContexts, type KeyRange, type SegmentedStore } from './window-step.js';
+import { inSegmentedStepStore, keyBytesOf, storeContexts, type KeyRange, type SegmentedStore } from './window-step.js';
+import { perApplicableBatch } from './per-applicable-batch.js';
 
 export interface SlidingWindowAggregateOptions<K, V, A> extends SegmentedStore {
   readonly windows: SlidingWindows;

@@ -4,7 +4,8 @@ import { encodeWindowKey, windowSegmentId } from '../../state/window-key-layout.
 import type { RunContext } from '../../topology/topology.js';
 import type { StreamRecord } from '../stream-record.js';
 import type { TimeWindows, Windowed } from '../windows/windows.js';
-import { inSegmentedStepStore, keyBytesOf, perApplicableBatch, storeContexts, type SegmentedStore } from './window-step.js';
+import { inSegmentedStepStore, keyBytesOf, storeContexts, type SegmentedStore } from './window-step.js';
+import { perApplicableBatch } from './per-applicable-batch.js';
 
 export interface TimeWindowAggregateOptions<K, V, A> extends SegmentedStore {
   readonly windows: TimeWindows;

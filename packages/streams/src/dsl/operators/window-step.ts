@@ -1,9 +1,7 @@
-import { concatMap, toArray, type OperatorFunction } from 'rxjs';
 import type { Serde, SerdeContext } from '../../serde/serde.js';
 import { readOrderedTimestamp, TIMESTAMP_BYTES, writeOrderedTimestamp } from '../../state/bytes.js';
 import { encodeSegmentPrefix, windowSegmentId } from '../../state/window-key-layout.js';
 import type { RunContext, StoreAccess } from '../../topology/topology.js';
-import type { StreamRecord } from '../stream-record.js';
 
 /** A key range [from, to): an undefined bound is open. */
 export interface KeyRange<K> {
@@ -118,28 +116,6 @@ export async function inStepStore<R>(
     for (const { key, value } of writes.values()) access.put(key, value);
     return result;
   });
-}
-
-/**
- * The batch shape of the windowed aggregations: the whole input batch at once (one store turn per
- * batch), less null keys and what `skip` names; `run` is not called when nothing is left, and
- * what it returns is emitted in order.
- */
-export function perApplicableBatch<K, V, R>(
-  skip: (record: StreamRecord<K, V>) => boolean,
-  run: (records: Array<StreamRecord<K, V>>) => Promise<readonly R[]>,
-): OperatorFunction<StreamRecord<K, V>, R> {
-  return (source) =>
-    source.pipe(
-      toArray(),
-      concatMap(async (records) => {
-        const applicable = records.filter((record) => record.key !== null && !skip(record));
-        // Without records there is nothing to update: the idle floor reaches the step with the next record.
-        if (applicable.length === 0) return [];
-        return run(applicable);
-      }),
-      concatMap((changes) => changes),
-    );
 }
 
 /** A store in the window layout (`src/state/window-key-layout.ts`) and the retention it keeps. */
